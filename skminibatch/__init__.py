@@ -1,0 +1,16 @@
+"""skminibatch: scikit-learn estimators trained by batch, mini-batch and stochastic gradient
+descent, with every batch's work in compiled code."""
+
+from ._estimators import MiniBatchMLPClassifier, MiniBatchRegressor
+from ._history import History
+from ._trainer import DivergenceWarning
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DivergenceWarning",
+    "History",
+    "MiniBatchMLPClassifier",
+    "MiniBatchRegressor",
+    "__version__",
+]

@@ -1,0 +1,191 @@
+"""Parameter constraints, data validation, target encoding: all checks of user input.
+
+The one module that uses scikit-learn's private helpers. It turns what the user gave into
+canonical arrays (C-contiguous, float64 or float32, read-only views so that nothing downstream
+can modify the caller's data, and so that every call compiles the same kernel specialisation)
+and turns strings into the integer codes of :mod:`skminibatch._kernels`.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from . import _kernels
+from ._network import WEIGHT_INITS, layer_shapes
+from ._trainer import TrainingConfig
+
+PARAMETER_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "activation": [StrOptions(set(_kernels.ACTIVATIONS))],
+    "weight_init": [StrOptions(set(WEIGHT_INITS))],
+    "solver": [StrOptions(set(_kernels.SOLVERS))],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"full"})],
+    "drop_last": ["boolean"],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "momentum": [Interval(Real, 0, 1, closed="both")],
+    "nesterovs_momentum": ["boolean"],
+    "beta_1": [Interval(Real, 0, 1, closed="left")],
+    "beta_2": [Interval(Real, 0, 1, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "shuffle": ["boolean"],
+    "tol": [Interval(Real, 0, None, closed="left"), None],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+    "warm_start": ["boolean"],
+    "verbose": ["verbose"],
+}
+REGRESSOR_PARAMETER_CONSTRAINTS = {
+    **PARAMETER_CONSTRAINTS,
+    "loss": [StrOptions({"squared_error", "huber", "absolute_error"})],
+    "huber_delta": [Interval(Real, 0, None, closed="neither")],
+}
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def check_params(estimator):
+    """Check every parameter against the estimator's ``_parameter_constraints``."""
+    validate_parameter_constraints(
+        estimator._parameter_constraints, estimator.get_params(deep=False),
+        type(estimator).__name__,
+    )  # fmt: skip
+
+
+def hidden_layer_sizes_tuple(hidden_layer_sizes):
+    """``hidden_layer_sizes`` as a tuple of positive ints; an int means one hidden layer."""
+    sizes = np.atleast_1d(np.asarray(hidden_layer_sizes))
+    if sizes.ndim != 1 or not all(isinstance(s, Integral) and s >= 1 for s in sizes.tolist()):
+        raise ValueError(
+            "hidden_layer_sizes must be a sequence of positive integers (or () for no hidden "
+            f"layer), got {hidden_layer_sizes!r}."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+def read_only(array, dtype):
+    """A C-contiguous read-only view of ``array`` as ``dtype`` (copied only if it must be)."""
+    view = np.ascontiguousarray(array, dtype=dtype).view()
+    view.flags.writeable = False
+    return view
+
+
+def check_X(estimator, X, reset, dtype=None):
+    """Validated X as a canonical array: float64 or float32 (``dtype`` when given)."""
+    X = validate_data(estimator, X, dtype=dtype or FLOAT_DTYPES, reset=reset)
+    return read_only(X, X.dtype)
+
+
+def check_X_y(estimator, X, y, reset, dtype=None, y_numeric=False):
+    X, y = validate_data(estimator, X, y, dtype=dtype or FLOAT_DTYPES, multi_output=True,
+                         y_numeric=y_numeric, reset=reset)  # fmt: skip
+    return read_only(X, X.dtype), y
+
+
+def check_sample_weight(sample_weight, X):
+    """Non-negative weights of X's dtype, one per row; ones when None."""
+    weights = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+    return read_only(weights, X.dtype)
+
+
+def regression_targets(y, dtype):
+    """Targets as an (n_samples, n_outputs) array."""
+    return read_only(y.reshape(len(y), -1), dtype)
+
+
+def classification_target_type(y):
+    target_type = type_of_target(y, input_name="y")
+    if target_type not in ("binary", "multiclass", "multilabel-indicator"):
+        raise ValueError(
+            f"MiniBatchMLPClassifier supports binary, multiclass and multilabel-indicator "
+            f"targets; got a {target_type!r} target."
+        )
+    return target_type
+
+
+def classes_from(y, target_type, classes=None):
+    """``classes_``: labels given in ``classes`` or found in y (label columns if multilabel)."""
+    if target_type == "multilabel-indicator":
+        return np.arange(y.shape[1])
+    found = unique_labels(y) if classes is None else unique_labels(np.asarray(classes))
+    if found.size < 2:
+        raise ValueError(
+            f"The classifier needs samples of at least 2 classes; got only the class {found[0]!r}."
+            if classes is None
+            else f"classes must hold at least 2 labels, got {list(found)!r}."
+        )
+    return found
+
+
+def classification_targets(y, classes, target_type, dtype):
+    """Network targets: one column for 2 classes, one-hot for more, y itself for multilabel."""
+    if target_type == "multilabel-indicator":
+        if y.ndim != 2 or y.shape[1] != classes.size:
+            raise ValueError(
+                f"y has {y.shape[1]} label columns, but the classifier was set up for "
+                f"{classes.size}."
+            )
+        return read_only(y, dtype)
+    unknown = np.setdiff1d(np.unique(y), classes)
+    if unknown.size:
+        raise ValueError(
+            f"y contains labels {unknown.tolist()!r} that are not in classes {classes.tolist()!r}."
+        )
+    codes = np.searchsorted(classes, y)
+    if classes.size == 2:
+        return read_only(codes.reshape(-1, 1), dtype)
+    one_hot = np.zeros((y.shape[0], classes.size), dtype=dtype)
+    one_hot[np.arange(y.shape[0]), codes] = 1.0
+    return read_only(one_hot, dtype)
+
+
+def initial_weights(coefs_init, intercepts_init, layer_sizes):
+    """Check user-given initial weights against the network's shapes; returns copies."""
+    shapes = layer_shapes(layer_sizes)
+    if coefs_init is None or intercepts_init is None:
+        raise ValueError("coefs_init and intercepts_init must be given together.")
+    if len(coefs_init) != len(shapes) or len(intercepts_init) != len(shapes):
+        raise ValueError(
+            f"coefs_init and intercepts_init must each hold {len(shapes)} arrays, one per "
+            f"layer; got {len(coefs_init)} and {len(intercepts_init)}."
+        )
+    coefs, intercepts = [], []
+    for layer, (shape, coef, intercept) in enumerate(
+        zip(shapes, coefs_init, intercepts_init, strict=True)
+    ):
+        coef = np.array(coef, dtype=np.float64)
+        intercept = np.array(intercept, dtype=np.float64)
+        if coef.shape != shape or intercept.shape != (shape[1],):
+            raise ValueError(
+                f"coefs_init[{layer}] must have shape {shape} and intercepts_init[{layer}] "
+                f"shape {(shape[1],)}; got {coef.shape} and {intercept.shape}."
+            )
+        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+            raise ValueError(f"coefs_init[{layer}] and intercepts_init[{layer}] must be finite.")
+        coefs.append(coef)
+        intercepts.append(intercept)
+    return coefs, intercepts
+
+
+def training_config(estimator, loss):
+    """The :class:`TrainingConfig` of an estimator's (validated) parameters."""
+    return TrainingConfig(
+        activation=_kernels.ACTIVATIONS[estimator.activation],
+        loss=_kernels.LOSSES[loss],
+        huber_delta=float(getattr(estimator, "huber_delta", 1.0)),
+        alpha=float(estimator.alpha),
+        solver=_kernels.SOLVERS[estimator.solver],
+        learning_rate=float(estimator.learning_rate_init),
+        momentum=float(estimator.momentum),
+        nesterov=bool(estimator.nesterovs_momentum),
+        beta_1=float(estimator.beta_1),
+        beta_2=float(estimator.beta_2),
+        epsilon=float(estimator.epsilon),
+        batch_size=estimator.batch_size,
+        drop_last=bool(estimator.drop_last),
+        shuffle=bool(estimator.shuffle),
+        verbose=int(estimator.verbose),
+    )
