@@ -67,15 +67,25 @@ class _BaseMiniBatchMLP(BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
 
-    def _fit(self, X, y, sample_weight, *, incremental, classes=None, coefs_init=None,
-             intercepts_init=None):  # fmt: skip
+    def _fit(
+        self,
+        X,
+        y,
+        sample_weight,
+        *,
+        incremental,
+        classes=None,
+        coefs_init=None,
+        intercepts_init=None,
+    ):
         _validation.check_params(self)
         hidden_layer_sizes = _validation.hidden_layer_sizes_tuple(self.hidden_layer_sizes)
         fitted = hasattr(self, "coefs_")
         fresh = not fitted or not (incremental or self.warm_start) or coefs_init is not None
         dtype = None if fresh else self.coefs_[0].dtype
-        X, y = _validation.check_X_y(self, X, y, reset=fresh, dtype=dtype,
-                                     y_numeric=is_regressor(self))  # fmt: skip
+        X, y = _validation.check_X_y(
+            self, X, y, reset=fresh, dtype=dtype, y_numeric=is_regressor(self)
+        )
         Y = self._network_targets(y, X.dtype, fresh, incremental, classes)
         sample_weight = _validation.check_sample_weight(sample_weight, X)
         layer_sizes = _network.make_layer_sizes(X.shape[1], hidden_layer_sizes, Y.shape[1])
@@ -109,11 +119,17 @@ class _BaseMiniBatchMLP(BaseEstimator):
             state = TrainingState(theta, optimizer_state.copy(), self.n_updates_, self.t_)
 
         status = train(
-            X, Y, sample_weight, layer_sizes, state, _validation.training_config(self, self._loss),
-            self._random_state, n_epochs=1 if incremental else self.max_iter,
+            X,
+            Y,
+            sample_weight,
+            layer_sizes,
+            state,
+            _validation.training_config(self, self._loss),
+            self._random_state,
+            n_epochs=1 if incremental else self.max_iter,
             history=self.history_,
             stopper=None if incremental else PlateauStopper(self.tol, self.n_iter_no_change),
-        )  # fmt: skip
+        )
         self.coefs_, self.intercepts_ = _network.unpack(state.theta, layer_sizes)
         self._optimizer_state = state.optimizer_state
         self.n_updates_ = state.n_updates
@@ -140,9 +156,13 @@ class _BaseMiniBatchMLP(BaseEstimator):
         theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, X.dtype)
         outputs = np.empty((X.shape[0], layer_sizes[-1]), dtype=X.dtype)
         _kernels.predict_outputs(
-            X, theta, layer_sizes, _kernels.ACTIVATIONS[self.activation],
-            _kernels.LOSSES[self._loss], outputs,
-        )  # fmt: skip
+            X,
+            theta,
+            layer_sizes,
+            _kernels.ACTIVATIONS[self.activation],
+            _kernels.LOSSES[self._loss],
+            outputs,
+        )
         return outputs
 
 
@@ -295,8 +315,14 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
         -------
         self : MiniBatchMLPClassifier
         """
-        return self._fit(X, y, sample_weight, incremental=False, coefs_init=coefs_init,
-                         intercepts_init=intercepts_init)  # fmt: skip
+        return self._fit(
+            X,
+            y,
+            sample_weight,
+            incremental=False,
+            coefs_init=coefs_init,
+            intercepts_init=intercepts_init,
+        )
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y) in batches of ``batch_size``, keeping the optimizer state.
@@ -402,13 +428,27 @@ class MiniBatchRegressor(RegressorMixin, _BaseMiniBatchMLP):
         verbose=0,
     ):
         super().__init__(
-            hidden_layer_sizes, activation, weight_init=weight_init, solver=solver, alpha=alpha,
-            batch_size=batch_size, drop_last=drop_last, learning_rate_init=learning_rate_init,
-            momentum=momentum, nesterovs_momentum=nesterovs_momentum, beta_1=beta_1,
-            beta_2=beta_2, epsilon=epsilon, max_iter=max_iter, shuffle=shuffle, tol=tol,
-            n_iter_no_change=n_iter_no_change, random_state=random_state,
-            warm_start=warm_start, verbose=verbose,
-        )  # fmt: skip
+            hidden_layer_sizes,
+            activation,
+            weight_init=weight_init,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            drop_last=drop_last,
+            learning_rate_init=learning_rate_init,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+        )
         self.loss = loss
         self.huber_delta = huber_delta
 
@@ -437,8 +477,14 @@ class MiniBatchRegressor(RegressorMixin, _BaseMiniBatchMLP):
         -------
         self : MiniBatchRegressor
         """
-        return self._fit(X, y, sample_weight, incremental=False, coefs_init=coefs_init,
-                         intercepts_init=intercepts_init)  # fmt: skip
+        return self._fit(
+            X,
+            y,
+            sample_weight,
+            incremental=False,
+            coefs_init=coefs_init,
+            intercepts_init=intercepts_init,
+        )
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y) in batches of ``batch_size``, keeping the optimizer state.

@@ -56,8 +56,13 @@ jit = numba.njit(cache=CACHE, nogil=True, fastmath=FASTMATH)
 ACTIVATIONS = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3}
 IDENTITY, LOGISTIC, TANH, RELU = 0, 1, 2, 3
 
-LOSSES = {"squared_error": 0, "huber": 1, "absolute_error": 2, "softmax_log_loss": 3,
-          "logistic_log_loss": 4}  # fmt: skip
+LOSSES = {
+    "squared_error": 0,
+    "huber": 1,
+    "absolute_error": 2,
+    "softmax_log_loss": 3,
+    "logistic_log_loss": 4,
+}
 SQUARED_ERROR, HUBER, ABSOLUTE_ERROR, SOFTMAX_LOG_LOSS, LOGISTIC_LOG_LOSS = 0, 1, 2, 3, 4
 
 SOLVERS = {"sgd": 0, "adam": 1}
@@ -292,9 +297,22 @@ def _input_delta(D, W, D_in):
 
 @jit
 def batch_gradient(
-    A0, Yb, swb, theta, layer_sizes, weight_offsets, bias_offsets, act_offsets, activation, loss,
-    huber_delta, alpha, acts, deltas, grad,
-):  # fmt: skip
+    A0,
+    Yb,
+    swb,
+    theta,
+    layer_sizes,
+    weight_offsets,
+    bias_offsets,
+    act_offsets,
+    activation,
+    loss,
+    huber_delta,
+    alpha,
+    acts,
+    deltas,
+    grad,
+):
     """Objective and gradient of one batch (rows of A0, Yb, swb), gradient written to ``grad``.
 
     The objective is the weighted mean loss over the batch plus ``alpha / 2 * ||W||^2`` over
@@ -349,8 +367,9 @@ def batch_gradient(
 
 
 @jit
-def optimizer_step(theta, grad, state, solver, lr, momentum, nesterov, beta_1, beta_2, epsilon,
-                   step, tiny):  # fmt: skip
+def optimizer_step(
+    theta, grad, state, solver, lr, momentum, nesterov, beta_1, beta_2, epsilon, step, tiny
+):
     """One update of ``theta`` from ``grad``, with the rules documented for torch.optim.
 
     SGD: ``v = momentum * v + g``; the step is ``g + momentum * v`` (Nesterov) or ``v``.
@@ -390,10 +409,35 @@ def optimizer_step(theta, grad, state, solver, lr, momentum, nesterov, beta_1, b
 
 @jit
 def train_epoch(
-    X, Y, sample_weight, order, batch_size, drop_last, theta, layer_sizes, activation, loss,
-    huber_delta, alpha, solver, lr, momentum, nesterov, beta_1, beta_2, epsilon, state, step,
-    tiny, Xb, Yb, swb, acts, deltas, grad,
-):  # fmt: skip
+    X,
+    Y,
+    sample_weight,
+    order,
+    batch_size,
+    drop_last,
+    theta,
+    layer_sizes,
+    activation,
+    loss,
+    huber_delta,
+    alpha,
+    solver,
+    lr,
+    momentum,
+    nesterov,
+    beta_1,
+    beta_2,
+    epsilon,
+    state,
+    step,
+    tiny,
+    Xb,
+    Yb,
+    swb,
+    acts,
+    deltas,
+    grad,
+):
     """One pass over the rows ``order`` of (X, Y), in batches of ``batch_size``.
 
     Batch ``k`` holds ``order[k * batch_size : (k + 1) * batch_size]``; the last partial batch
@@ -419,10 +463,22 @@ def train_epoch(
         n_rows = rows.size
         _gather(X, Y, sample_weight, rows, Xb, Yb, swb)
         objective, batch_weight = batch_gradient(
-            _matrix(Xb, 0, n_rows, n_features), _matrix(Yb, 0, n_rows, n_outputs),
-            swb[:n_rows], theta, layer_sizes, weight_offsets, bias_offsets, act_offsets,
-            activation, loss, huber_delta, alpha, acts, deltas, grad,
-        )  # fmt: skip
+            _matrix(Xb, 0, n_rows, n_features),
+            _matrix(Yb, 0, n_rows, n_outputs),
+            swb[:n_rows],
+            theta,
+            layer_sizes,
+            weight_offsets,
+            bias_offsets,
+            act_offsets,
+            activation,
+            loss,
+            huber_delta,
+            alpha,
+            acts,
+            deltas,
+            grad,
+        )
         if batch_weight == 0.0:
             continue
         if not math.isfinite(objective):
@@ -430,8 +486,9 @@ def train_epoch(
         objective_sum += objective * batch_weight
         weight_sum += batch_weight
         step += 1
-        optimizer_step(theta, grad, state, solver, lr, momentum, nesterov, beta_1, beta_2,
-                       epsilon, step, tiny)  # fmt: skip
+        optimizer_step(
+            theta, grad, state, solver, lr, momentum, nesterov, beta_1, beta_2, epsilon, step, tiny
+        )
         n_updates += 1
     return objective_sum, weight_sum, n_updates, step, False
 
@@ -456,8 +513,16 @@ def predict_outputs(X, theta, layer_sizes, activation, loss, out):
         for i in range(n_rows):
             for j in range(n_features):
                 Xb[i * n_features + j] = X[start + i, j]
-        _forward(_matrix(Xb, 0, n_rows, n_features), theta, layer_sizes, weight_offsets,
-                 bias_offsets, act_offsets, activation, acts)  # fmt: skip
+        _forward(
+            _matrix(Xb, 0, n_rows, n_features),
+            theta,
+            layer_sizes,
+            weight_offsets,
+            bias_offsets,
+            act_offsets,
+            activation,
+            acts,
+        )
         Z = _matrix(acts, act_offsets[n_layers - 1], n_rows, n_outputs)
         for i in range(n_rows):
             if loss == SOFTMAX_LOG_LOSS:

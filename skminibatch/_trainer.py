@@ -71,8 +71,9 @@ class PlateauStopper:
         return self.n_without_improvement > self.n_iter_no_change
 
 
-def train(X, Y, sample_weight, layer_sizes, state, config, random_state, n_epochs, history,
-          stopper=None):  # fmt: skip
+def train(
+    X, Y, sample_weight, layer_sizes, state, config, random_state, n_epochs, history, stopper=None
+):
     """Run up to ``n_epochs`` epochs over (X, Y), appending one record per epoch to ``history``.
 
     X, Y and sample_weight are C-contiguous arrays of the parameters' dtype; ``state`` is
@@ -100,12 +101,30 @@ def train(X, Y, sample_weight, layer_sizes, state, config, random_state, n_epoch
         theta_before = state.theta.copy()
         optimizer_state_before = state.optimizer_state.copy()
         objective_sum, weight_sum, n_updates, step, diverged = _kernels.train_epoch(
-            X, Y, sample_weight, order, batch_size, config.drop_last, state.theta, layer_sizes,
-            config.activation, config.loss, config.huber_delta, config.alpha, config.solver,
-            config.learning_rate, config.momentum, config.nesterov, config.beta_1,
-            config.beta_2, config.epsilon, state.optimizer_state, state.n_updates, tiny,
+            X,
+            Y,
+            sample_weight,
+            order,
+            batch_size,
+            config.drop_last,
+            state.theta,
+            layer_sizes,
+            config.activation,
+            config.loss,
+            config.huber_delta,
+            config.alpha,
+            config.solver,
+            config.learning_rate,
+            config.momentum,
+            config.nesterov,
+            config.beta_1,
+            config.beta_2,
+            config.epsilon,
+            state.optimizer_state,
+            state.n_updates,
+            tiny,
             *workspace,
-        )  # fmt: skip
+        )
         if diverged:
             state.theta[:] = theta_before
             state.optimizer_state[:] = optimizer_state_before

@@ -50,9 +50,10 @@ FLOAT_DTYPES = (np.float64, np.float32)
 def check_params(estimator):
     """Check every parameter against the estimator's ``_parameter_constraints``."""
     validate_parameter_constraints(
-        estimator._parameter_constraints, estimator.get_params(deep=False),
+        estimator._parameter_constraints,
+        estimator.get_params(deep=False),
         type(estimator).__name__,
-    )  # fmt: skip
+    )
 
 
 def hidden_layer_sizes_tuple(hidden_layer_sizes):
@@ -80,8 +81,15 @@ def check_X(estimator, X, reset, dtype=None):
 
 
 def check_X_y(estimator, X, y, reset, dtype=None, y_numeric=False):
-    X, y = validate_data(estimator, X, y, dtype=dtype or FLOAT_DTYPES, multi_output=True,
-                         y_numeric=y_numeric, reset=reset)  # fmt: skip
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        dtype=dtype or FLOAT_DTYPES,
+        multi_output=True,
+        y_numeric=y_numeric,
+        reset=reset,
+    )
     return read_only(X, X.dtype), y
 
 
