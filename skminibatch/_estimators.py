@@ -280,7 +280,7 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
         return "softmax_log_loss" if self._target_type == "multiclass" else "logistic_log_loss"
 
     def _network_targets(self, y, dtype, fresh, incremental, classes):
-        target_type = _validation.classification_target_type(y)
+        y, target_type = _validation.check_classification_targets(y)
         if fresh:
             if incremental and classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")

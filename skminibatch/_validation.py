@@ -11,7 +11,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
 from . import _kernels
 from ._network import WEIGHT_INITS, layer_shapes
@@ -104,14 +104,20 @@ def regression_targets(y, dtype):
     return read_only(y.reshape(len(y), -1), dtype)
 
 
-def classification_target_type(y):
-    target_type = type_of_target(y, input_name="y")
+def check_classification_targets(y):
+    """(y, its type): 'binary', 'multiclass' or 'multilabel-indicator'.
+
+    A column vector y is raveled with a DataConversionWarning, as scikit-learn's classifiers do.
+    """
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    target_type = type_of_target(y, input_name="y", raise_unknown=True)
     if target_type not in ("binary", "multiclass", "multilabel-indicator"):
         raise ValueError(
             f"MiniBatchMLPClassifier supports binary, multiclass and multilabel-indicator "
             f"targets; got a {target_type!r} target."
         )
-    return target_type
+    return y, target_type
 
 
 def classes_from(y, target_type, classes=None):
@@ -121,7 +127,7 @@ def classes_from(y, target_type, classes=None):
     found = unique_labels(y) if classes is None else unique_labels(np.asarray(classes))
     if found.size < 2:
         raise ValueError(
-            f"The classifier needs samples of at least 2 classes; got only the class {found[0]!r}."
+            f"The classifier needs samples of at least 2 classes; got 1 class: {found[0]!r}."
             if classes is None
             else f"classes must hold at least 2 labels, got {list(found)!r}."
         )
