@@ -9,14 +9,16 @@ import warnings
 import numpy as np
 
 
-def effective_batch_size(batch_size, n_samples):
+def effective_batch_size(batch_size, n_samples, clip):
     """The batch size used on ``n_samples`` rows: ``'full'`` means all of them.
 
-    A larger integer is clipped to ``n_samples`` with a warning, as scikit-learn's MLP does.
+    With ``clip`` (in ``fit``), a larger integer is clipped to ``n_samples`` with a warning, as
+    scikit-learn's MLP does. Without it (in ``partial_fit``, where a chunk smaller than the batch
+    size is normal when streaming) the integer is kept: the chunk is one partial batch.
     """
     if batch_size == "full":
         return n_samples
-    if batch_size > n_samples:
+    if clip and batch_size > n_samples:
         warnings.warn(
             f"Got batch_size={batch_size} larger than the number of samples ({n_samples}); "
             f"it is clipped to {n_samples}, which is batch gradient descent.",
@@ -24,12 +26,7 @@ def effective_batch_size(batch_size, n_samples):
             stacklevel=4,
         )
         return n_samples
-    return batch_size
-
-
-def n_batches(n_samples, batch_size, drop_last):
-    """Updates per epoch: ceil(n / b), or floor(n / b) when the last partial batch is dropped."""
-    return n_samples // batch_size if drop_last else -(-n_samples // batch_size)
+    return int(batch_size)
 
 
 def epoch_order(n_samples, shuffle, random_state):

@@ -119,17 +119,11 @@ class _BaseMiniBatchMLP(BaseEstimator):
             state = TrainingState(theta, optimizer_state.copy(), self.n_updates_, self.t_)
 
         status = train(
-            X,
-            Y,
-            sample_weight,
-            layer_sizes,
-            state,
-            _validation.training_config(self, self._loss),
-            self._random_state,
-            n_epochs=1 if incremental else self.max_iter,
-            history=self.history_,
+            X, Y, sample_weight, layer_sizes, state, _validation.training_config(self, self._loss),
+            self._random_state, incremental=incremental, history=self.history_,
+            max_epochs=1 if incremental else self.max_iter,
             stopper=None if incremental else PlateauStopper(self.tol, self.n_iter_no_change),
-        )
+        )  # fmt: skip
         self.coefs_, self.intercepts_ = _network.unpack(state.theta, layer_sizes)
         self._optimizer_state = state.optimizer_state
         self.n_updates_ = state.n_updates

@@ -454,7 +454,7 @@ def train_epoch(
     n_outputs = Y.shape[1]
     n_batches = n // batch_size if drop_last else (n + batch_size - 1) // batch_size
     weight_offsets, bias_offsets, _ = parameter_layout(layer_sizes)
-    act_offsets, _ = activation_layout(layer_sizes, batch_size)
+    act_offsets, _ = activation_layout(layer_sizes, min(batch_size, n))
     objective_sum = 0.0
     weight_sum = 0.0
     n_updates = 0

@@ -71,10 +71,12 @@ class PlateauStopper:
         return self.n_without_improvement > self.n_iter_no_change
 
 
-def train(
-    X, Y, sample_weight, layer_sizes, state, config, random_state, n_epochs, history, stopper=None
-):
-    """Run up to ``n_epochs`` epochs over (X, Y), appending one record per epoch to ``history``.
+def train(X, Y, sample_weight, layer_sizes, state, config, random_state, *, incremental, history,
+          max_epochs=1, stopper=None):  # fmt: skip
+    """Run up to ``max_epochs`` epochs over (X, Y), appending one record per epoch to ``history``.
+
+    ``incremental`` marks a ``partial_fit`` call: a batch size larger than the data is then one
+    partial batch rather than clipped with a warning.
 
     X, Y and sample_weight are C-contiguous arrays of the parameters' dtype; ``state`` is
     updated in place. Returns ``"converged"`` when ``stopper`` stopped training, ``"diverged"``
@@ -82,20 +84,21 @@ def train(
     finite epoch and a :class:`DivergenceWarning` is issued), else ``"max_iter"``.
     """
     n_samples, n_features = X.shape
-    batch_size = effective_batch_size(config.batch_size, n_samples)
+    batch_size = effective_batch_size(config.batch_size, n_samples, clip=not incremental)
+    batch_rows = min(batch_size, n_samples)
     rows_per_epoch = n_samples - (n_samples % batch_size if config.drop_last else 0)
     dtype = state.theta.dtype
-    act_size = _kernels.activation_layout(layer_sizes, batch_size)[1]
+    act_size = _kernels.activation_layout(layer_sizes, batch_rows)[1]
     workspace = (
-        np.empty(batch_size * n_features, dtype),
-        np.empty(batch_size * Y.shape[1], dtype),
-        np.empty(batch_size, dtype),
+        np.empty(batch_rows * n_features, dtype),
+        np.empty(batch_rows * Y.shape[1], dtype),
+        np.empty(batch_rows, dtype),
         np.empty(act_size, dtype),
         np.empty(act_size, dtype),
         np.empty(state.theta.size, dtype),
     )
     tiny = float(np.finfo(dtype).tiny)
-    for _ in range(n_epochs):
+    for _ in range(max_epochs):
         started = time.perf_counter()
         order = epoch_order(n_samples, config.shuffle, random_state)
         theta_before = state.theta.copy()
@@ -136,7 +139,7 @@ def train(
         record = {
             "epoch": len(history) + 1,
             "loss": float(loss),
-            "batch_size": int(batch_size),
+            "batch_size": batch_rows,
             "n_updates": int(n_updates),
             "learning_rate": float(config.learning_rate),
             "seconds": time.perf_counter() - started,
@@ -144,7 +147,7 @@ def train(
         history.append(record)
         if config.verbose:
             print(
-                f"Epoch {record['epoch']} - {n_updates} batches of {batch_size} - "
+                f"Epoch {record['epoch']} - {n_updates} batches of {batch_rows} - "
                 f"loss {loss:.6f} - {record['seconds']:.3f} s"
             )
         if stopper is not None and stopper.should_stop(loss):

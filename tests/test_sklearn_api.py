@@ -8,7 +8,9 @@ from skminibatch import MiniBatchMLPClassifier, MiniBatchRegressor
 # no check sees a ConvergenceWarning-dependent result.
 ESTIMATORS = [
     MiniBatchMLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0),
-    MiniBatchRegressor(hidden_layer_sizes=(8,), max_iter=50, learning_rate_init=0.01, random_state=0),
+    MiniBatchRegressor(
+        hidden_layer_sizes=(8,), max_iter=50, learning_rate_init=0.01, random_state=0
+    ),
 ]
 
 
