@@ -81,7 +81,8 @@ class _BaseMiniBatchMLP(BaseEstimator):
         _validation.check_params(self)
         hidden_layer_sizes = _validation.hidden_layer_sizes_tuple(self.hidden_layer_sizes)
         fitted = hasattr(self, "coefs_")
-        fresh = not fitted or not (incremental or self.warm_start) or coefs_init is not None
+        given_init = coefs_init is not None or intercepts_init is not None
+        fresh = not fitted or not (incremental or self.warm_start) or given_init
         dtype = None if fresh else self.coefs_[0].dtype
         X, y = _validation.check_X_y(
             self, X, y, reset=fresh, dtype=dtype, y_numeric=is_regressor(self)
@@ -93,7 +94,7 @@ class _BaseMiniBatchMLP(BaseEstimator):
 
         if fresh:
             self._random_state = check_random_state(self.random_state)
-            if coefs_init is None:
+            if not given_init:
                 theta = _network.initial_parameters(
                     layer_sizes, self.weight_init, self._random_state, X.dtype
                 )
@@ -282,13 +283,15 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
             self._target_type = (
                 "multiclass" if target_type == "binary" and self.classes_.size > 2 else target_type
             )
-        elif classes is not None and not np.array_equal(
-            _validation.classes_from(y, target_type, classes), self.classes_
-        ):
-            raise ValueError(
-                f"classes={classes!r} differs from the classes of earlier calls, "
-                f"{self.classes_.tolist()!r}."
-            )
+        else:
+            _validation.check_same_target_kind(target_type, self._target_type)
+            if classes is not None and not np.array_equal(
+                _validation.classes_from(y, target_type, classes), self.classes_
+            ):
+                raise ValueError(
+                    f"classes={classes!r} differs from the classes of earlier calls, "
+                    f"{self.classes_.tolist()!r}."
+                )
         return _validation.classification_targets(y, self.classes_, self._target_type, dtype)
 
     def fit(self, X, y, sample_weight=None, *, coefs_init=None, intercepts_init=None):

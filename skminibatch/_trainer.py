@@ -128,7 +128,8 @@ def train(X, Y, sample_weight, layer_sizes, state, config, random_state, *, incr
             tiny,
             *workspace,
         )
-        if diverged:
+        # A batch's objective is checked before its update; the last update is checked here.
+        if diverged or not np.isfinite(state.theta).all():
             state.theta[:] = theta_before
             state.optimizer_state[:] = optimizer_state_before
             _warn_divergence(len(history) + 1, config)

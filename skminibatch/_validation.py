@@ -137,7 +137,7 @@ def classes_from(y, target_type, classes=None):
 def classification_targets(y, classes, target_type, dtype):
     """Network targets: one column for 2 classes, one-hot for more, y itself for multilabel."""
     if target_type == "multilabel-indicator":
-        if y.ndim != 2 or y.shape[1] != classes.size:
+        if y.shape[1] != classes.size:
             raise ValueError(
                 f"y has {y.shape[1]} label columns, but the classifier was set up for "
                 f"{classes.size}."
@@ -156,11 +156,26 @@ def classification_targets(y, classes, target_type, dtype):
     return read_only(one_hot, dtype)
 
 
+def check_same_target_kind(target_type, fitted_target_type):
+    """A classifier fitted on multilabel targets takes only multilabel targets, and vice versa."""
+    multilabel = target_type == "multilabel-indicator"
+    if multilabel != (fitted_target_type == "multilabel-indicator"):
+        raise ValueError(
+            f"y is a {target_type!r} target, but the classifier was fitted on "
+            f"{fitted_target_type!r} targets. Call fit without warm_start to start anew."
+        )
+
+
 def initial_weights(coefs_init, intercepts_init, layer_sizes):
     """Check user-given initial weights against the network's shapes; returns copies."""
     shapes = layer_shapes(layer_sizes)
     if coefs_init is None or intercepts_init is None:
         raise ValueError("coefs_init and intercepts_init must be given together.")
+    if not all(isinstance(given, (list, tuple)) for given in (coefs_init, intercepts_init)):
+        raise TypeError(
+            f"coefs_init and intercepts_init must be lists of arrays, one per layer; got "
+            f"{type(coefs_init).__name__} and {type(intercepts_init).__name__}."
+        )
     if len(coefs_init) != len(shapes) or len(intercepts_init) != len(shapes):
         raise ValueError(
             f"coefs_init and intercepts_init must each hold {len(shapes)} arrays, one per "
@@ -170,8 +185,13 @@ def initial_weights(coefs_init, intercepts_init, layer_sizes):
     for layer, (shape, coef, intercept) in enumerate(
         zip(shapes, coefs_init, intercepts_init, strict=True)
     ):
-        coef = np.array(coef, dtype=np.float64)
-        intercept = np.array(intercept, dtype=np.float64)
+        try:
+            coef = np.array(coef, dtype=np.float64)
+            intercept = np.array(intercept, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"coefs_init[{layer}] and intercepts_init[{layer}] must be numeric arrays: {error}"
+            ) from error
         if coef.shape != shape or intercept.shape != (shape[1],):
             raise ValueError(
                 f"coefs_init[{layer}] must have shape {shape} and intercepts_init[{layer}] "

@@ -1,0 +1,679 @@
+"""Bad input: every mistake gets a ValueError or TypeError that names the parameter or the
+problem (never a Numba error, a hang or a silently wrong answer), and the caller's arrays are
+left untouched. Also: batch sizes larger than the data are clipped with a warning, and
+diverging training stops with a DivergenceWarning and finite weights.
+"""
+
+import faulthandler
+
+import numpy as np
+import pytest
+from numba.core.errors import NumbaError
+from sklearn.base import is_classifier
+from sklearn.exceptions import NotFittedError
+
+from skminibatch import DivergenceWarning, MiniBatchMLPClassifier, MiniBatchRegressor
+
+N_SAMPLES, N_FEATURES = 20, 3
+# tol=None: no ConvergenceWarning; batch_size < N_SAMPLES: no clipping warning.
+SMALL = {
+    "hidden_layer_sizes": (4,),
+    "max_iter": 2,
+    "batch_size": 8,
+    "tol": None,
+    "random_state": 0,
+}
+CLASSES = np.array([0, 1])
+KINDS = ["classifier", "regressor"]
+ERRORS = (ValueError, TypeError)
+
+
+@pytest.fixture(autouse=True)
+def _no_hang():
+    """A hang (even inside compiled code, where signals are not handled) ends the run with a
+    traceback instead of blocking it forever."""
+    faulthandler.dump_traceback_later(120, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+def make(kind, **params):
+    cls = MiniBatchMLPClassifier if kind == "classifier" else MiniBatchRegressor
+    return cls(**{**SMALL, **params})
+
+
+def data(kind, n_samples=N_SAMPLES, n_features=N_FEATURES, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n_samples, n_features)
+    if kind == "classifier":
+        y = np.arange(n_samples) % 2
+    else:
+        y = X @ np.linspace(-1.0, 1.0, n_features) + 0.1 * rng.randn(n_samples)
+    return X, y
+
+
+def fitted(kind, **params):
+    X, y = data(kind)
+    return make(kind, **params).fit(X, y)
+
+
+def run(estimator, method, X, y=None, **kwargs):
+    """Call ``method``; the classifier's partial_fit gets ``classes`` unless given."""
+    if method == "partial_fit" and is_classifier(estimator):
+        kwargs.setdefault("classes", CLASSES)
+    if method in ("fit", "partial_fit"):
+        return getattr(estimator, method)(X, y, **kwargs)
+    if method == "score":
+        return estimator.score(X, y, **kwargs)
+    return getattr(estimator, method)(X, **kwargs)
+
+
+def assert_rejected(call, arrays, match, errors=ERRORS):
+    """``call()`` raises one of ``errors`` matching ``match``, not from Numba, and leaves every
+    array of ``arrays`` (the caller's data) unchanged and writeable."""
+    arrays = [a for a in arrays if isinstance(a, np.ndarray)]
+    copies = [a.copy() for a in arrays]
+    with pytest.raises(errors, match=match) as excinfo:
+        call()
+    assert not isinstance(excinfo.value, NumbaError), repr(excinfo.value)
+    assert not type(excinfo.value).__module__.startswith("numba"), repr(excinfo.value)
+    for array, copy in zip(arrays, copies, strict=True):
+        assert array.dtype == copy.dtype
+        np.testing.assert_array_equal(array, copy)  # NaN equals NaN here
+        assert array.flags.writeable
+    return excinfo
+
+
+def assert_same_weights(estimator, coefs, intercepts):
+    for got, expected in zip(
+        estimator.coefs_ + estimator.intercepts_, coefs + intercepts, strict=True
+    ):
+        np.testing.assert_array_equal(got, expected)
+
+
+# --- NaN and inf ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "partial_fit_again", "predict", "score"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_X(kind, method, bad):
+    X, y = data(kind)
+    estimator = make(kind)
+    if method in ("predict", "score", "partial_fit_again"):
+        run(estimator, "partial_fit", X, y)
+    coefs, intercepts = getattr(estimator, "coefs_", []), getattr(estimator, "intercepts_", [])
+    X_bad = X.copy()
+    X_bad[3, 1] = bad
+    method = method.replace("_again", "")
+    assert_rejected(
+        lambda: run(estimator, method, X_bad, y), [X_bad, y], r"Input X contains (NaN|infinity)"
+    )
+    if coefs:  # a rejected call leaves the fitted model as it was
+        assert_same_weights(estimator, coefs, intercepts)
+
+
+@pytest.mark.parametrize("method", ["predict_proba", "predict_log_proba"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_X_predict_proba(method, bad):
+    estimator = fitted("classifier")
+    X, _ = data("classifier")
+    X[0, 0] = bad
+    assert_rejected(lambda: run(estimator, method, X), [X], r"Input X contains (NaN|infinity)")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "partial_fit_again"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_y(kind, method, bad):
+    X, y = data(kind)
+    estimator = make(kind)
+    if method == "partial_fit_again":
+        run(estimator, "partial_fit", X, y)
+    coefs, intercepts = getattr(estimator, "coefs_", []), getattr(estimator, "intercepts_", [])
+    y_bad = y.astype(np.float64)
+    y_bad[5] = bad
+    method = method.replace("_again", "")
+    assert_rejected(
+        lambda: run(estimator, method, X, y_bad), [X, y_bad], r"Input y contains (NaN|infinity)"
+    )
+    if coefs:
+        assert_same_weights(estimator, coefs, intercepts)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_non_finite_multioutput_y(kind):
+    X, y = data(kind)
+    Y = np.column_stack([y, y]).astype(np.float64)
+    Y[2, 1] = np.nan
+    assert_rejected(lambda: make(kind).fit(X, Y), [X, Y], r"Input y contains NaN")
+
+
+# --- shapes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "predict", "score"])
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [((N_SAMPLES,), r"Expected 2D array, got 1D array"), ((N_SAMPLES, N_FEATURES, 2), r"dim 3")],
+    ids=["1d", "3d"],
+)
+def test_X_of_wrong_dimension(kind, method, shape, match):
+    _, y = data(kind)
+    X_bad = np.random.RandomState(1).randn(*shape)
+    estimator = fitted(kind) if method in ("predict", "score") else make(kind)
+    assert_rejected(lambda: run(estimator, method, X_bad, y), [X_bad, y], match)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("n_y", [N_SAMPLES - 5, N_SAMPLES + 5])
+def test_X_and_y_of_different_lengths(kind, method, n_y):
+    X, _ = data(kind)
+    _, y = data(kind, n_samples=n_y)
+    assert_rejected(
+        lambda: run(make(kind), method, X, y), [X, y], r"inconsistent numbers of samples"
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "predict"])
+def test_empty_X(kind, method):
+    X, y = data(kind)
+    X_empty, y_empty = X[:0].copy(), y[:0].copy()
+    estimator = fitted(kind) if method == "predict" else make(kind)
+    assert_rejected(
+        lambda: run(estimator, method, X_empty, y_empty), [X_empty, y_empty], r"0 sample"
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_X_without_features(kind):
+    X, y = data(kind)
+    X_empty = X[:, :0].copy()
+    assert_rejected(lambda: make(kind).fit(X_empty, y), [X_empty, y], r"0 feature")
+
+
+# --- batch_size and learning_rate_init ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize(
+    "batch_size",
+    [
+        0,
+        -1,
+        32.0,
+        0.5,
+        "auto",
+        "all",
+        None,
+    ],
+)
+def test_bad_batch_size(kind, method, batch_size):
+    X, y = data(kind)
+    assert_rejected(
+        lambda: run(make(kind, batch_size=batch_size), method, X, y), [X, y], r"batch_size"
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("learning_rate_init", [0, 0.0, -0.001, -1, np.nan, np.inf, "0.1"])
+def test_bad_learning_rate_init(kind, method, learning_rate_init):
+    X, y = data(kind)
+    estimator = make(kind, learning_rate_init=learning_rate_init)
+    assert_rejected(lambda: run(estimator, method, X, y), [X, y], r"learning_rate_init")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_batch_size_larger_than_training_set_is_clipped(kind):
+    X, y = data(kind)
+    copies = X.copy(), y.copy()
+    estimator = make(kind, batch_size=50, max_iter=3)
+    with pytest.warns(UserWarning, match=r"batch_size=50") as record:
+        estimator.fit(X, y)
+    message = next(str(w.message) for w in record if "batch_size=50" in str(w.message))
+    assert str(N_SAMPLES) in message  # says what it was clipped to
+    assert estimator.history_[-1]["n_updates"] == 1
+    assert estimator.history_[-1]["batch_size"] == N_SAMPLES
+    assert [epoch["n_updates"] for epoch in estimator.history_] == [1, 1, 1]
+    assert estimator.n_updates_ == 3
+    for array, copy in zip((X, y), copies, strict=True):
+        np.testing.assert_array_equal(array, copy)
+        assert array.flags.writeable
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_partial_fit_on_fewer_rows_than_batch_size_is_one_update(kind):
+    # partial_fit may or may not warn here (a small chunk is normal when streaming), but a
+    # chunk smaller than batch_size is one batch: one update, never an error.
+    X, y = data(kind)
+    estimator = make(kind, batch_size=50)
+    run(estimator, "partial_fit", X, y)
+    run(estimator, "partial_fit", X[:7], y[:7])
+    assert [epoch["n_updates"] for epoch in estimator.history_] == [1, 1]
+    assert estimator.n_updates_ == 2
+    assert estimator.t_ == N_SAMPLES + 7
+
+
+# --- targets and classes ------------------------------------------------------------------
+
+
+def test_partial_fit_classifier_requires_classes_on_first_call():
+    X, y = data("classifier")
+    assert_rejected(lambda: make("classifier").partial_fit(X, y), [X, y], r"classes")
+
+
+@pytest.mark.parametrize("call", ["first", "second", "second_with_classes"])
+def test_partial_fit_labels_outside_classes(call):
+    X, _ = data("classifier")
+    classes = np.array(["cat", "dog"])
+    y_good = np.array(["cat", "dog"] * (N_SAMPLES // 2), dtype="U4")
+    y_bad = y_good.copy()
+    y_bad[7] = "bird"
+    estimator = make("classifier")
+    if call == "first":
+        rejected = lambda: estimator.partial_fit(X, y_bad, classes=classes)  # noqa: E731
+    else:
+        estimator.partial_fit(X, y_good, classes=classes)
+        kwargs = {"classes": classes} if call == "second_with_classes" else {}
+        rejected = lambda: estimator.partial_fit(X, y_bad, **kwargs)  # noqa: E731
+    excinfo = assert_rejected(rejected, [X, y_bad, classes], r"classes")
+    assert "bird" in str(excinfo.value)
+
+
+def test_partial_fit_classes_changed_between_calls():
+    X, y = data("classifier")
+    estimator = make("classifier").partial_fit(X, y, classes=CLASSES)
+    new_classes = np.array([0, 1, 2])
+    assert_rejected(
+        lambda: estimator.partial_fit(X, y, classes=new_classes), [X, y, new_classes], r"classes"
+    )
+
+
+@pytest.mark.parametrize("warm_start", [False, True], ids=["partial_fit", "warm_start_fit"])
+@pytest.mark.parametrize(
+    "change", ["binary_to_multilabel", "multiclass_to_multilabel", "multilabel_to_binary"]
+)
+def test_classifier_target_type_changed_between_calls(warm_start, change):
+    X, y = data("classifier")
+    first, second = {
+        "binary_to_multilabel": (y, np.column_stack([y, 1 - y])),
+        "multiclass_to_multilabel": (np.arange(N_SAMPLES) % 3, np.column_stack([y, 1 - y])),
+        "multilabel_to_binary": (np.column_stack([y, 1 - y]), y),
+    }[change]
+    classes = np.unique(first) if first.ndim == 1 else CLASSES
+    estimator = make("classifier", warm_start=warm_start)
+    if warm_start:
+        estimator.fit(X, first)
+        rejected = lambda: estimator.fit(X, second)  # noqa: E731
+    else:
+        estimator.partial_fit(X, first, classes=classes)
+        rejected = lambda: estimator.partial_fit(X, second)  # noqa: E731
+    assert_rejected(rejected, [X, second], r"(?i)multilabel|multiclass|binary|target|label")
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize(
+    "y", [np.array(["a", "b"] * 10), np.array(["low", "high"] * 10, dtype=object)]
+)
+def test_regressor_string_targets(method, y):
+    X, _ = data("regressor")
+    assert_rejected(
+        lambda: run(make("regressor"), method, X, y),
+        [X, y],
+        r"(?i)could not convert string to float|numeric",
+    )
+
+
+@pytest.mark.parametrize(
+    ("y", "classes"),
+    [
+        (np.zeros(N_SAMPLES, dtype=int), None),
+        (np.array(["cat"] * N_SAMPLES), None),
+        (np.zeros(N_SAMPLES, dtype=int), np.array([0])),
+        (np.zeros(N_SAMPLES, dtype=int), np.array([0, 0])),
+    ],
+    ids=["fit_int", "fit_str", "partial_fit_one_class", "partial_fit_duplicate_class"],
+)
+def test_classifier_single_class(y, classes):
+    X, _ = data("classifier")
+    estimator = make("classifier")
+    if classes is None:
+        rejected = lambda: estimator.fit(X, y)  # noqa: E731
+    else:
+        rejected = lambda: estimator.partial_fit(X, y, classes=classes)  # noqa: E731
+    assert_rejected(rejected, [X, y, classes], r"at least 2")
+
+
+def test_classifier_continuous_target():
+    X, y = data("regressor")
+    assert_rejected(lambda: make("classifier").fit(X, y), [X, y], r"continuous")
+
+
+# --- number of features and architecture across calls -------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["partial_fit", "warm_start_fit", "predict", "score"])
+@pytest.mark.parametrize("n_features", [N_FEATURES - 1, N_FEATURES + 2])
+def test_different_number_of_features_than_before(kind, method, n_features):
+    X, y = data(kind)
+    estimator = make(kind, warm_start=method == "warm_start_fit")
+    run(estimator, "partial_fit" if method == "partial_fit" else "fit", X, y)
+    coefs, intercepts = estimator.coefs_, estimator.intercepts_
+    X_other, _ = data(kind, n_features=n_features, seed=1)
+    method = "fit" if method == "warm_start_fit" else method
+    excinfo = assert_rejected(
+        lambda: run(estimator, method, X_other, y), [X_other, y], r"features"
+    )
+    assert str(n_features) in str(excinfo.value) and str(N_FEATURES) in str(excinfo.value)
+    assert_same_weights(estimator, coefs, intercepts)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["warm_start_fit", "partial_fit"])
+@pytest.mark.parametrize("new_sizes", [(5,), (4, 4), ()])
+def test_changing_hidden_layer_sizes_of_a_fitted_network(kind, method, new_sizes):
+    X, y = data(kind)
+    estimator = make(kind, warm_start=method == "warm_start_fit")
+    run(estimator, "fit" if method == "warm_start_fit" else "partial_fit", X, y)
+    coefs, intercepts = estimator.coefs_, estimator.intercepts_
+    estimator.set_params(hidden_layer_sizes=new_sizes)
+    method = "fit" if method == "warm_start_fit" else method
+    assert_rejected(
+        lambda: run(estimator, method, X, y), [X, y], r"layer sizes|hidden_layer_sizes"
+    )
+    assert_same_weights(estimator, coefs, intercepts)
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+BAD_PARAMETERS = [
+    ("activation", "softmax"),
+    ("activation", None),
+    ("weight_init", "zeros"),
+    ("weight_init", "glorot"),
+    ("solver", "lbfgs"),
+    ("solver", "SGD"),
+    ("alpha", -1.0),
+    ("alpha", np.nan),
+    ("alpha", "0.1"),
+    ("momentum", 1.5),
+    ("momentum", -0.1),
+    ("nesterovs_momentum", "no"),
+    ("beta_1", 1.0),
+    ("beta_1", -0.1),
+    ("beta_2", 1.5),
+    ("beta_2", 1.0),
+    ("epsilon", 0.0),
+    ("epsilon", -1e-8),
+    ("max_iter", 0),
+    ("max_iter", -5),
+    ("max_iter", 2.5),
+    ("tol", -1.0),
+    ("tol", np.nan),
+    ("tol", "1e-4"),
+    ("n_iter_no_change", 0),
+    ("n_iter_no_change", 1.5),
+    ("hidden_layer_sizes", (0,)),
+    ("hidden_layer_sizes", (-3,)),
+    ("hidden_layer_sizes", (2.5,)),
+    ("hidden_layer_sizes", (4, 0)),
+    ("hidden_layer_sizes", "ten"),
+    ("hidden_layer_sizes", 0),
+    ("hidden_layer_sizes", None),
+    ("hidden_layer_sizes", [[3, 4]]),
+    ("shuffle", "yes"),
+    ("shuffle", None),
+    ("drop_last", None),
+    ("drop_last", 1),
+    ("warm_start", "true"),
+    ("random_state", "seed"),
+    ("random_state", -1),
+    # scikit-learn's "verbose" constraint: an int >= 0 or a bool
+    ("verbose", -1),
+    ("verbose", 0.5),
+    ("verbose", "high"),
+]
+REGRESSOR_BAD_PARAMETERS = [
+    ("loss", "hinge"),
+    ("loss", "log_loss"),
+    ("loss", None),
+    ("huber_delta", 0),
+    ("huber_delta", -1.0),
+    ("huber_delta", np.nan),
+]
+PARAMETER_CASES = [("classifier", *case) for case in BAD_PARAMETERS] + [
+    ("regressor", *case) for case in BAD_PARAMETERS + REGRESSOR_BAD_PARAMETERS
+]
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize(
+    ("kind", "param", "value"),
+    PARAMETER_CASES,
+    ids=[f"{kind}-{param}={value!r}" for kind, param, value in PARAMETER_CASES],
+)
+def test_parameter_outside_its_type_or_range(kind, param, value, method):
+    X, y = data(kind)
+    estimator = make(kind, **{param: value})
+    assert_rejected(lambda: run(estimator, method, X, y), [X, y], param)
+
+
+# --- sample_weight ------------------------------------------------------------------------
+
+
+def _bad_sample_weight(case):
+    weights = np.ones(N_SAMPLES)
+    if case == "short":
+        return weights[:-3].copy()
+    if case == "long":
+        return np.ones(N_SAMPLES + 1)
+    if case == "2d":
+        return weights.reshape(-1, 1).copy()
+    weights[4] = {"negative": -1.0, "nan": np.nan, "inf": np.inf}[case]
+    return weights
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("case", ["short", "long", "2d", "negative", "nan", "inf"])
+def test_bad_sample_weight(kind, method, case):
+    X, y = data(kind)
+    sample_weight = _bad_sample_weight(case)
+    assert_rejected(
+        lambda: run(make(kind), method, X, y, sample_weight=sample_weight),
+        [X, y, sample_weight],
+        r"(?i)sample.?weight",
+    )
+
+
+# --- not fitted ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "method"),
+    [
+        ("classifier", "predict"),
+        ("classifier", "predict_proba"),
+        ("classifier", "predict_log_proba"),
+        ("classifier", "score"),
+        ("regressor", "predict"),
+        ("regressor", "score"),
+    ],
+)
+def test_not_fitted(kind, method):
+    X, y = data(kind)
+    assert issubclass(NotFittedError, ValueError)
+    assert_rejected(lambda: run(make(kind), method, X, y), [X, y], r"not fitted", NotFittedError)
+
+
+# --- coefs_init / intercepts_init ---------------------------------------------------------
+
+
+def _initial_weights(case):
+    """coefs_init and intercepts_init for a network 3 -> 4 -> 1 (hidden_layer_sizes=(4,))."""
+    coefs = [np.zeros((N_FEATURES, 4)), np.zeros((4, 1))]
+    intercepts = [np.zeros(4), np.zeros(1)]
+    if case == "too_few":
+        return coefs[:1], intercepts[:1]
+    if case == "too_many":
+        return [*coefs, np.zeros((1, 1))], [*intercepts, np.zeros(1)]
+    if case == "transposed":
+        return [c.T.copy() for c in coefs], intercepts
+    if case == "wrong_fan_in":
+        return [np.zeros((N_FEATURES + 1, 4)), coefs[1]], intercepts
+    if case == "wrong_intercept":
+        return coefs, [np.zeros(5), intercepts[1]]
+    if case == "2d_intercept":
+        return coefs, [np.zeros((1, 4)), intercepts[1]]
+    if case == "counts_differ":
+        return coefs, intercepts[:1]
+    if case == "no_intercepts":
+        return coefs, None
+    if case == "no_coefs":
+        return None, intercepts
+    if case == "nan":
+        coefs[1][2, 0] = np.nan
+        return coefs, intercepts
+    if case == "inf_intercept":
+        intercepts[0][1] = np.inf
+        return coefs, intercepts
+    if case == "scalar":
+        return 3, 3
+    if case == "ragged":
+        return [[[0.0, 0.0, 0.0, 0.0], [0.0]], coefs[1]], intercepts
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "case",
+    [
+        "too_few",
+        "too_many",
+        "transposed",
+        "wrong_fan_in",
+        "wrong_intercept",
+        "2d_intercept",
+        "counts_differ",
+        "no_intercepts",
+        "no_coefs",
+        "nan",
+        "inf_intercept",
+        "scalar",
+        "ragged",
+    ],
+)
+def test_bad_initial_weights(kind, case):
+    X, y = data(kind)
+    coefs_init, intercepts_init = _initial_weights(case)
+    arrays = [X, y]
+    for weights in (coefs_init, intercepts_init):
+        if isinstance(weights, list):
+            arrays += weights
+    assert_rejected(
+        lambda: make(kind).fit(X, y, coefs_init=coefs_init, intercepts_init=intercepts_init),
+        arrays,
+        r"coefs_init|intercepts_init",
+    )
+
+
+# --- successful calls leave the caller's arrays alone -------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("layout", ["float64_C", "float32_F", "int64"])
+def test_successful_calls_leave_arrays_untouched(kind, layout):
+    X, y = data(kind)
+    if layout == "float32_F":
+        X = np.asfortranarray(X, dtype=np.float32)
+    elif layout == "int64":
+        X = np.round(X * 10).astype(np.int64)
+    sample_weight = np.linspace(0.5, 2.0, N_SAMPLES)
+    arrays = [X, y, sample_weight]
+    copies = [a.copy() for a in arrays]
+    estimator = make(kind, warm_start=True)
+    estimator.fit(X, y, sample_weight=sample_weight)
+    estimator.fit(X, y, sample_weight=sample_weight)
+    run(estimator, "partial_fit", X, y, sample_weight=sample_weight)
+    estimator.predict(X)
+    estimator.score(X, y, sample_weight=sample_weight)
+    for array, copy in zip(arrays, copies, strict=True):
+        assert array.dtype == copy.dtype
+        np.testing.assert_array_equal(array, copy)
+        assert array.flags.writeable
+    if kind == "classifier":
+        np.testing.assert_array_equal(np.asarray(estimator.classes_), CLASSES)
+
+
+# --- divergence ---------------------------------------------------------------------------
+
+
+def _diverging_data():
+    """Unscaled features and large targets: plain SGD with a huge learning rate blows up."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(N_SAMPLES, N_FEATURES) * 100.0
+    y = X @ np.array([1.0, 2.0, 3.0]) * 1000.0 + 5e4
+    return X, y
+
+
+def _assert_all_finite(estimator):
+    for array in estimator.coefs_ + estimator.intercepts_:
+        assert np.isfinite(array).all()
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "learning_rate_init"), [(1, 1e6), (5, 1e10)], ids=["sgd_1", "minibatch_5"]
+)
+def test_divergence_stops_with_a_warning_and_finite_weights(batch_size, learning_rate_init):
+    X, y = _diverging_data()
+    copies = X.copy(), y.copy()
+    max_iter = 5
+    estimator = MiniBatchRegressor(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        momentum=0.0,
+        learning_rate_init=learning_rate_init,
+        batch_size=batch_size,
+        max_iter=max_iter,
+        tol=None,
+        random_state=0,
+    )
+    with pytest.warns(DivergenceWarning, match=r"learning_rate_init") as record:
+        estimator.fit(X, y)
+    message = next(str(w.message) for w in record if issubclass(w.category, DivergenceWarning))
+    assert "smaller" in message
+    assert estimator.n_iter_ < max_iter  # it stopped
+    assert len(estimator.loss_curve_) == estimator.n_iter_
+    assert all(np.isfinite(loss) for loss in estimator.loss_curve_)
+    _assert_all_finite(estimator)
+    assert np.isfinite(estimator.predict(X)).all()
+    for array, copy in zip((X, y), copies, strict=True):
+        np.testing.assert_array_equal(array, copy)
+        assert array.flags.writeable
+
+
+@pytest.mark.parametrize("max_iter", [1, 3])
+def test_divergence_in_the_last_update_of_an_epoch(max_iter):
+    # One full-batch update with an (allowed) enormous learning rate overflows the weights.
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(N_SAMPLES, N_FEATURES) * 10.0, rng.randn(N_SAMPLES) * 1000.0
+    estimator = MiniBatchRegressor(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        momentum=0.0,
+        learning_rate_init=1e307,
+        batch_size="full",
+        max_iter=max_iter,
+        tol=None,
+        random_state=0,
+    )
+    with pytest.warns(DivergenceWarning, match=r"learning_rate_init"):
+        estimator.fit(X, y)
+    _assert_all_finite(estimator)
+    assert np.isfinite(estimator.predict(X)).all()
