@@ -315,28 +315,23 @@ def batch_gradient(
 ):
     """Objective and gradient of one batch (rows of A0, Yb, swb), gradient written to ``grad``.
 
-    The objective is the weighted mean loss over the batch plus ``alpha / 2 * ||W||^2`` over
-    all weights (not biases). Returns ``(objective, weight_sum)``; a batch whose weights sum to
-    zero has no objective: it returns ``(0.0, 0.0)`` and leaves ``grad`` undefined. The offsets
-    come from :func:`parameter_layout` and :func:`activation_layout` (for any number of rows at
-    least ``A0.shape[0]``), computed once per epoch so that no batch allocates.
+    The objective is ``sum_i w_i l_i / n_rows`` plus ``alpha / 2 * ||W||^2`` over all weights
+    (not biases). With weights rescaled to mean 1 over the training set, it is an unbiased
+    estimate of the weighted mean loss, and the weights count even in a batch of one sample.
+    The offsets come from :func:`parameter_layout` and :func:`activation_layout` (for any
+    number of rows at least ``A0.shape[0]``), computed once per epoch so that no batch
+    allocates.
     """
     n_rows = A0.shape[0]
     n_layers = layer_sizes.size - 1
-    weight_sum = 0.0
-    for i in range(n_rows):
-        weight_sum += swb[i]
-    if weight_sum <= 0.0:
-        return 0.0, 0.0
-
     _forward(A0, theta, layer_sizes, weight_offsets, bias_offsets, act_offsets, activation, acts)
     last = n_layers - 1
     Z = _matrix(acts, act_offsets[last], n_rows, layer_sizes[last + 1])
     D = _matrix(deltas, act_offsets[last], n_rows, layer_sizes[last + 1])
-    objective = _loss_and_output_delta(Z, Yb, swb, loss, huber_delta, D) / weight_sum
+    objective = _loss_and_output_delta(Z, Yb, swb, loss, huber_delta, D) / n_rows
     d = D.reshape(D.size)
     for i in range(d.size):
-        d[i] /= weight_sum
+        d[i] /= n_rows
 
     for layer in range(last, -1, -1):
         n_in = layer_sizes[layer]
@@ -363,7 +358,7 @@ def batch_gradient(
                 squared_norm += theta[p] * theta[p]
                 grad[p] += alpha * theta[p]
         objective += 0.5 * alpha * squared_norm
-    return objective, weight_sum
+    return objective
 
 
 @jit
@@ -444,10 +439,9 @@ def train_epoch(
     is kept unless ``drop_last``. Each batch takes one optimizer step. The pass stops at the
     first batch whose objective is not finite, before updating on it.
 
-    Returns ``(objective_sum, weight_sum, n_updates, step, diverged)``: the sum over batches of
-    each batch's objective times its weight sum, the total weight of the batches used, the
-    number of updates made, the optimizer's step count after the pass, and whether it stopped on
-    a non-finite objective.
+    Returns ``(objective_sum, n_rows_used, step, diverged)``: the sum over batches of each
+    batch's objective times its number of rows, the rows used, the optimizer's step count after
+    the pass, and whether it stopped on a non-finite objective.
     """
     n = order.size
     n_features = X.shape[1]
@@ -456,13 +450,12 @@ def train_epoch(
     weight_offsets, bias_offsets, _ = parameter_layout(layer_sizes)
     act_offsets, _ = activation_layout(layer_sizes, min(batch_size, n))
     objective_sum = 0.0
-    weight_sum = 0.0
-    n_updates = 0
+    n_rows_used = 0
     for k in range(n_batches):
         rows = order[k * batch_size : min((k + 1) * batch_size, n)]
         n_rows = rows.size
         _gather(X, Y, sample_weight, rows, Xb, Yb, swb)
-        objective, batch_weight = batch_gradient(
+        objective = batch_gradient(
             _matrix(Xb, 0, n_rows, n_features),
             _matrix(Yb, 0, n_rows, n_outputs),
             swb[:n_rows],
@@ -479,18 +472,15 @@ def train_epoch(
             deltas,
             grad,
         )
-        if batch_weight == 0.0:
-            continue
         if not math.isfinite(objective):
-            return objective_sum, weight_sum, n_updates, step, True
-        objective_sum += objective * batch_weight
-        weight_sum += batch_weight
+            return objective_sum, n_rows_used, step, True
+        objective_sum += objective * n_rows
+        n_rows_used += n_rows
         step += 1
         optimizer_step(
             theta, grad, state, solver, lr, momentum, nesterov, beta_1, beta_2, epsilon, step, tiny
         )
-        n_updates += 1
-    return objective_sum, weight_sum, n_updates, step, False
+    return objective_sum, n_rows_used, step, False
 
 
 @jit

@@ -86,7 +86,6 @@ def train(X, Y, sample_weight, layer_sizes, state, config, random_state, *, incr
     n_samples, n_features = X.shape
     batch_size = effective_batch_size(config.batch_size, n_samples, clip=not incremental)
     batch_rows = min(batch_size, n_samples)
-    rows_per_epoch = n_samples - (n_samples % batch_size if config.drop_last else 0)
     dtype = state.theta.dtype
     act_size = _kernels.activation_layout(layer_sizes, batch_rows)[1]
     workspace = (
@@ -103,7 +102,7 @@ def train(X, Y, sample_weight, layer_sizes, state, config, random_state, *, incr
         order = epoch_order(n_samples, config.shuffle, random_state)
         theta_before = state.theta.copy()
         optimizer_state_before = state.optimizer_state.copy()
-        objective_sum, weight_sum, n_updates, step, diverged = _kernels.train_epoch(
+        objective_sum, n_rows_used, step, diverged = _kernels.train_epoch(
             X,
             Y,
             sample_weight,
@@ -134,9 +133,10 @@ def train(X, Y, sample_weight, layer_sizes, state, config, random_state, *, incr
             state.optimizer_state[:] = optimizer_state_before
             _warn_divergence(len(history) + 1, config)
             return "diverged"
+        n_updates = int(step) - state.n_updates
         state.n_updates = int(step)
-        state.n_samples_seen += rows_per_epoch
-        loss = objective_sum / weight_sum if weight_sum > 0 else float("nan")
+        state.n_samples_seen += n_rows_used
+        loss = objective_sum / n_rows_used if n_rows_used else float("nan")
         record = {
             "epoch": len(history) + 1,
             "loss": float(loss),

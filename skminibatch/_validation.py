@@ -94,9 +94,17 @@ def check_X_y(estimator, X, y, reset, dtype=None, y_numeric=False):
 
 
 def check_sample_weight(sample_weight, X):
-    """Non-negative weights of X's dtype, one per row; ones when None."""
-    weights = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
-    return read_only(weights, X.dtype)
+    """Weights of X's dtype, one per row, rescaled to mean 1 (ones when None).
+
+    The kernels sum ``w_i * loss_i`` over a batch and divide by its number of rows: with mean-1
+    weights that estimates the weighted mean loss without bias, and the weights count even
+    at ``batch_size=1`` (dividing each batch by its own weight sum would cancel them there).
+    """
+    weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    total = weights.sum()
+    if total <= 0:
+        raise ValueError("sample_weight must have a positive sum; got all zeros.")
+    return read_only(weights * (weights.size / total), X.dtype)
 
 
 def regression_targets(y, dtype):

@@ -40,7 +40,7 @@ def objective_and_gradient(theta, layer_sizes, X, Y, sample_weight, activation, 
     acts = np.empty(act_size, theta.dtype)
     deltas = np.empty(act_size, theta.dtype)
     grad = np.empty_like(theta)
-    objective, _ = _kernels.batch_gradient(
+    objective = _kernels.batch_gradient(
         X,
         Y,
         sample_weight,

@@ -294,3 +294,27 @@ def test_kernels_compile_without_a_cache_when_no_directory_is_writable():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(1,)"
+
+
+def test_sample_weight_counts_even_at_batch_size_one():
+    """Weights are rescaled to mean 1 over the data, not per batch, so a batch of one sample
+    still feels its weight (a per-batch weighted mean would cancel it)."""
+    X, y = make_regression(n_samples=40, n_features=3, random_state=0)
+    weights = np.where(np.arange(40) % 2 == 0, 3.0, 1.0)
+    params = dict(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        momentum=0.0,
+        batch_size=1,
+        shuffle=False,
+        max_iter=1,
+        tol=None,
+        learning_rate_init=0.01,
+    )
+    init = dict(coefs_init=[np.zeros((3, 1))], intercepts_init=[np.zeros(1)])
+    plain = MiniBatchRegressor(**params).fit(X, y, **init)
+    weighted = MiniBatchRegressor(**params).fit(X, y, sample_weight=weights, **init)
+    assert not np.allclose(plain.coefs_[0], weighted.coefs_[0])
+    # Scaling all weights by a constant changes nothing: only relative weights matter.
+    scaled = MiniBatchRegressor(**params).fit(X, y, sample_weight=10 * weights, **init)
+    np.testing.assert_allclose(scaled.coefs_[0], weighted.coefs_[0], rtol=1e-12)
