@@ -318,3 +318,23 @@ def test_sample_weight_counts_even_at_batch_size_one():
     # Scaling all weights by a constant changes nothing: only relative weights matter.
     scaled = MiniBatchRegressor(**params).fit(X, y, sample_weight=10 * weights, **init)
     np.testing.assert_allclose(scaled.coefs_[0], weighted.coefs_[0], rtol=1e-12)
+
+
+def test_one_compiled_specialisation_per_dtype_whatever_depth_layout_or_flags():
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from skminibatch import MiniBatchRegressor, _kernels
+        rng = np.random.RandomState(0)
+        X, y = rng.normal(size=(30, 4)), rng.normal(size=30)
+        read_only = X.copy()
+        read_only.flags.writeable = False
+        for data in (X, np.asfortranarray(X), read_only, X[:, ::2], X.astype(np.float32)):
+            for hidden in ((), (3,), (4, 2)):
+                MiniBatchRegressor(hidden, max_iter=1, tol=None).fit(data, y).predict(data)
+        print(len(_kernels.train_epoch.signatures), len(_kernels.predict_outputs.signatures))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "2"]  # float64 and float32, nothing more
