@@ -72,8 +72,9 @@ SOLVER_STATE_SLOTS = {"sgd": 1, "adam": 2}
 
 # Below this many rows per batch, plain loops beat a BLAS call (measured: about 4 rows).
 GEMM_MIN_ROWS = 4
-# Rows per block when predicting, so that predicting on large X needs bounded memory.
-PREDICT_BLOCK_ROWS = 1024
+# Rows per forward (and backward) pass: a larger batch, or X when predicting, is processed in
+# chunks of this many rows, so memory stays bounded and activations stay in cache.
+CHUNK_ROWS = 1024
 
 
 @jit
@@ -296,10 +297,11 @@ def _input_delta(D, W, D_in):
 
 
 @jit
-def batch_gradient(
+def _chunk_gradient(
     A0,
     Yb,
     swb,
+    batch_rows,
     theta,
     layer_sizes,
     weight_offsets,
@@ -308,30 +310,21 @@ def batch_gradient(
     activation,
     loss,
     huber_delta,
-    alpha,
     acts,
     deltas,
     grad,
 ):
-    """Objective and gradient of one batch (rows of A0, Yb, swb), gradient written to ``grad``.
-
-    The objective is ``sum_i w_i l_i / n_rows`` plus ``alpha / 2 * ||W||^2`` over all weights
-    (not biases). With weights rescaled to mean 1 over the training set, it is an unbiased
-    estimate of the weighted mean loss, and the weights count even in a batch of one sample.
-    The offsets come from :func:`parameter_layout` and :func:`activation_layout` (for any
-    number of rows at least ``A0.shape[0]``), computed once per epoch so that no batch
-    allocates.
-    """
+    """Loss sum ``sum_i w_i l_i / batch_rows`` of the rows of A0 and its gradient, in ``grad``."""
     n_rows = A0.shape[0]
     n_layers = layer_sizes.size - 1
     _forward(A0, theta, layer_sizes, weight_offsets, bias_offsets, act_offsets, activation, acts)
     last = n_layers - 1
     Z = _matrix(acts, act_offsets[last], n_rows, layer_sizes[last + 1])
     D = _matrix(deltas, act_offsets[last], n_rows, layer_sizes[last + 1])
-    objective = _loss_and_output_delta(Z, Yb, swb, loss, huber_delta, D) / n_rows
+    objective = _loss_and_output_delta(Z, Yb, swb, loss, huber_delta, D) / batch_rows
     d = D.reshape(D.size)
     for i in range(d.size):
-        d[i] /= n_rows
+        d[i] /= batch_rows
 
     for layer in range(last, -1, -1):
         n_in = layer_sizes[layer]
@@ -349,7 +342,76 @@ def batch_gradient(
             D_in = _matrix(deltas, act_offsets[layer - 1], n_rows, n_in)
             _input_delta(D, W, D_in)
             _multiply_by_derivative(D_in, A, activation)
+    return objective
 
+
+@jit
+def batch_gradient(
+    X,
+    Y,
+    sample_weight,
+    rows,
+    theta,
+    layer_sizes,
+    weight_offsets,
+    bias_offsets,
+    act_offsets,
+    activation,
+    loss,
+    huber_delta,
+    alpha,
+    Xb,
+    Yb,
+    swb,
+    acts,
+    deltas,
+    grad,
+    chunk_grad,
+):
+    """Objective and gradient of the batch made of X's ``rows``, gradient written to ``grad``.
+
+    The objective is ``sum_i w_i l_i / n_rows`` plus ``alpha / 2 * ||W||^2`` over all weights
+    (not biases). With weights rescaled to mean 1 over the training set, it is an unbiased
+    estimate of the weighted mean loss, and the weights count even in a batch of one sample.
+
+    The rows are copied to the buffers ``Xb``, ``Yb``, ``swb`` and passed forward and backward
+    ``CHUNK_ROWS`` at a time, the gradients of later chunks summed through ``chunk_grad``: a full
+    batch needs no more memory than a chunk, and its activations stay in cache. The buffers hold
+    ``min(n_rows, CHUNK_ROWS)`` rows; the offsets come from :func:`parameter_layout` and
+    :func:`activation_layout` for that many rows, computed once per epoch so that no batch
+    allocates.
+    """
+    n_rows = rows.size
+    n_features = X.shape[1]
+    n_outputs = Y.shape[1]
+    objective = 0.0
+    for start in range(0, n_rows, CHUNK_ROWS):
+        chunk = rows[start : min(start + CHUNK_ROWS, n_rows)]
+        m = chunk.size
+        _gather(X, Y, sample_weight, chunk, Xb, Yb, swb)
+        target = grad if start == 0 else chunk_grad
+        objective += _chunk_gradient(
+            _matrix(Xb, 0, m, n_features),
+            _matrix(Yb, 0, m, n_outputs),
+            swb[:m],
+            n_rows,
+            theta,
+            layer_sizes,
+            weight_offsets,
+            bias_offsets,
+            act_offsets,
+            activation,
+            loss,
+            huber_delta,
+            acts,
+            deltas,
+            target,
+        )
+        if start > 0:
+            for p in range(grad.size):
+                grad[p] += chunk_grad[p]
+
+    n_layers = layer_sizes.size - 1
     if alpha > 0.0:
         squared_norm = 0.0
         for layer in range(n_layers):
@@ -432,6 +494,7 @@ def train_epoch(
     acts,
     deltas,
     grad,
+    chunk_grad,
 ):
     """One pass over the rows ``order`` of (X, Y), in batches of ``batch_size``.
 
@@ -444,21 +507,19 @@ def train_epoch(
     the pass, and whether it stopped on a non-finite objective.
     """
     n = order.size
-    n_features = X.shape[1]
-    n_outputs = Y.shape[1]
     n_batches = n // batch_size if drop_last else (n + batch_size - 1) // batch_size
     weight_offsets, bias_offsets, _ = parameter_layout(layer_sizes)
-    act_offsets, _ = activation_layout(layer_sizes, min(batch_size, n))
+    act_offsets, _ = activation_layout(layer_sizes, min(batch_size, n, CHUNK_ROWS))
     objective_sum = 0.0
     n_rows_used = 0
     for k in range(n_batches):
         rows = order[k * batch_size : min((k + 1) * batch_size, n)]
         n_rows = rows.size
-        _gather(X, Y, sample_weight, rows, Xb, Yb, swb)
         objective = batch_gradient(
-            _matrix(Xb, 0, n_rows, n_features),
-            _matrix(Yb, 0, n_rows, n_outputs),
-            swb[:n_rows],
+            X,
+            Y,
+            sample_weight,
+            rows,
             theta,
             layer_sizes,
             weight_offsets,
@@ -468,9 +529,13 @@ def train_epoch(
             loss,
             huber_delta,
             alpha,
+            Xb,
+            Yb,
+            swb,
             acts,
             deltas,
             grad,
+            chunk_grad,
         )
         if not math.isfinite(objective):
             return objective_sum, n_rows_used, step, True
@@ -487,12 +552,12 @@ def train_epoch(
 def predict_outputs(X, theta, layer_sizes, activation, loss, out):
     """Network outputs for X in ``out``: probabilities for the log losses, else raw values.
 
-    Rows are processed in blocks of ``PREDICT_BLOCK_ROWS`` so memory stays bounded.
+    Rows are processed in blocks of ``CHUNK_ROWS`` so memory stays bounded.
     """
     n, n_features = X.shape
     n_outputs = out.shape[1]
     n_layers = layer_sizes.size - 1
-    block = min(n, PREDICT_BLOCK_ROWS)
+    block = min(n, CHUNK_ROWS)
     weight_offsets, bias_offsets, _ = parameter_layout(layer_sizes)
     act_offsets, act_size = activation_layout(layer_sizes, block)
     acts = np.empty(act_size, theta.dtype)

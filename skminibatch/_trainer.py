@@ -86,14 +86,16 @@ def train(X, Y, sample_weight, layer_sizes, state, config, random_state, *, incr
     n_samples, n_features = X.shape
     batch_size = effective_batch_size(config.batch_size, n_samples, clip=not incremental)
     batch_rows = min(batch_size, n_samples)
+    chunk_rows = min(batch_rows, _kernels.CHUNK_ROWS)
     dtype = state.theta.dtype
-    act_size = _kernels.activation_layout(layer_sizes, batch_rows)[1]
+    act_size = _kernels.activation_layout(layer_sizes, chunk_rows)[1]
     workspace = (
-        np.empty(batch_rows * n_features, dtype),
-        np.empty(batch_rows * Y.shape[1], dtype),
-        np.empty(batch_rows, dtype),
+        np.empty(chunk_rows * n_features, dtype),
+        np.empty(chunk_rows * Y.shape[1], dtype),
+        np.empty(chunk_rows, dtype),
         np.empty(act_size, dtype),
         np.empty(act_size, dtype),
+        np.empty(state.theta.size, dtype),
         np.empty(state.theta.size, dtype),
     )
     tiny = float(np.finfo(dtype).tiny)

@@ -34,16 +34,16 @@ def make_problem(seed, n_rows, n_features, hidden, n_outputs, target_kind, dtype
 
 def objective_and_gradient(theta, layer_sizes, X, Y, sample_weight, activation, loss, alpha):
     """Objective and gradient of one batch from the compiled kernel."""
-    n_rows = X.shape[0]
+    n_rows, n_features = X.shape
+    chunk_rows = min(n_rows, _kernels.CHUNK_ROWS)
     weight_offsets, bias_offsets, _ = _kernels.parameter_layout(layer_sizes)
-    act_offsets, act_size = _kernels.activation_layout(layer_sizes, n_rows)
-    acts = np.empty(act_size, theta.dtype)
-    deltas = np.empty(act_size, theta.dtype)
+    act_offsets, act_size = _kernels.activation_layout(layer_sizes, chunk_rows)
     grad = np.empty_like(theta)
     objective = _kernels.batch_gradient(
         X,
         Y,
         sample_weight,
+        np.arange(n_rows),
         theta,
         layer_sizes,
         weight_offsets,
@@ -53,9 +53,13 @@ def objective_and_gradient(theta, layer_sizes, X, Y, sample_weight, activation, 
         _kernels.LOSSES[loss],
         0.8,
         alpha,
-        acts,
-        deltas,
+        np.empty(chunk_rows * n_features, theta.dtype),
+        np.empty(chunk_rows * Y.shape[1], theta.dtype),
+        np.empty(chunk_rows, theta.dtype),
+        np.empty(act_size, theta.dtype),
+        np.empty(act_size, theta.dtype),
         grad,
+        np.empty_like(theta),
     )
     return objective, grad
 
@@ -91,6 +95,25 @@ def test_gradient_equals_central_finite_differences(
         assume(abs((f_plus - objective) - (objective - f_minus)) / h < 1e-4)
         central = (f_plus - f_minus) / (2 * h)
         np.testing.assert_allclose(grad[p], central, rtol=1e-5, atol=1e-7, err_msg=f"p={p}")
+
+
+@pytest.mark.parametrize("n_rows", [_kernels.CHUNK_ROWS + 1, 2 * _kernels.CHUNK_ROWS + 500])
+def test_a_batch_larger_than_a_chunk_has_the_mean_of_its_chunks_gradients(n_rows):
+    """Large batches pass forward and backward chunk by chunk; the result is the batch's."""
+    layer_sizes, theta, X, Y, w = make_problem(3, n_rows, 3, (5, 4), 2, "real")
+    args = (layer_sizes, X, Y, w, "tanh", "huber", 0.0)
+    objective, grad = objective_and_gradient(theta, *args)
+    pieces = [slice(0, 700), slice(700, n_rows)]  # cut elsewhere than the chunks are
+    expected_objective, expected_grad = 0.0, np.zeros_like(theta)
+    for rows in pieces:
+        part = objective_and_gradient(
+            theta, layer_sizes, X[rows], Y[rows], w[rows], "tanh", "huber", 0.0
+        )
+        share = (rows.stop - rows.start) / n_rows
+        expected_objective += share * part[0]
+        expected_grad += share * part[1]
+    np.testing.assert_allclose(objective, expected_objective, rtol=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-13)
 
 
 @pytest.mark.parametrize("loss", ["softmax_log_loss", "logistic_log_loss"])
