@@ -1,7 +1,7 @@
-"""Batch plans: the batch size in effect, the order of the rows in each epoch, batch counts.
+"""Batch plans: the batch size of each epoch, the order of the rows, updates per epoch.
 
 All randomness of training after initialisation lives here: the trainer asks for each epoch's
-row order, and the compiled epoch cuts it into consecutive batches.
+row order (and dropout seed), and the compiled epoch cuts the order into consecutive batches.
 """
 
 import warnings
@@ -9,13 +9,17 @@ import warnings
 import numpy as np
 
 
-def effective_batch_size(batch_size, n_samples, clip):
-    """The batch size used on ``n_samples`` rows: ``'full'`` means all of them.
+def epoch_batch_size(batch_size, n_samples, clip, epoch=0, history=()):
+    """The batch size of the coming epoch on ``n_samples`` rows.
 
-    With ``clip`` (in ``fit``), a larger integer is clipped to ``n_samples`` with a warning, as
-    scikit-learn's MLP does. Without it (in ``partial_fit``, where a chunk smaller than the batch
-    size is normal when streaming) the integer is kept: the chunk is one partial batch.
+    ``batch_size`` is an int, ``'full'`` (all rows) or a batch-size schedule (an object with
+    ``batch_size(epoch, history, n_samples)``). With ``clip`` (in ``fit``), an integer larger
+    than ``n_samples`` is clipped to it with a warning, as scikit-learn's MLP does. Without it
+    (in ``partial_fit``, where a chunk smaller than the batch size is normal when streaming) the
+    integer is kept: the chunk is one partial batch.
     """
+    if hasattr(batch_size, "batch_size"):
+        return int(batch_size.batch_size(epoch, list(history), n_samples))
     if batch_size == "full":
         return n_samples
     if clip and batch_size > n_samples:
@@ -23,10 +27,16 @@ def effective_batch_size(batch_size, n_samples, clip):
             f"Got batch_size={batch_size} larger than the number of samples ({n_samples}); "
             f"it is clipped to {n_samples}, which is batch gradient descent.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
         return n_samples
     return int(batch_size)
+
+
+def updates_per_epoch(n_samples, batch_size, drop_last, accumulate):
+    """Optimizer steps in one epoch: one per ``accumulate`` batches of ``batch_size`` rows."""
+    n_batches = n_samples // batch_size if drop_last else -(-n_samples // batch_size)
+    return -(-n_batches // accumulate)
 
 
 def epoch_order(n_samples, shuffle, random_state):
@@ -34,3 +44,10 @@ def epoch_order(n_samples, shuffle, random_state):
     if shuffle:
         return random_state.permutation(n_samples).astype(np.int64)
     return np.arange(n_samples, dtype=np.int64)
+
+
+def dropout_seed(random_state, dropout):
+    """The state of the compiled dropout generator for one epoch, drawn from ``random_state``
+    only when some dropout rate is positive (so that without dropout nothing else changes)."""
+    seed = random_state.randint(2**63, dtype=np.uint64) if np.any(dropout) else 0
+    return np.array([seed], dtype=np.uint64)

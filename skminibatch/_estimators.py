@@ -7,65 +7,31 @@ No loops and no math here: the estimators validate what they are given, hand can
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_regressor
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
 from . import _kernels, _network, _validation
 from ._history import History
-from ._trainer import PlateauStopper, TrainingState, train
+from ._trainer import Stopper, TrainingState, train
 
 
 class _BaseMiniBatchMLP(BaseEstimator):
-    """Everything the classifier and the regressor share; see their docstrings."""
+    """Everything the classifier and the regressor share; see their docstrings.
 
-    _parameter_constraints = _validation.PARAMETER_CONSTRAINTS
+    Subclasses define ``__init__`` (their full signature, as scikit-learn's ``get_params``
+    reads it), ``_loss``, ``_set_up_targets``, ``_encode_targets`` and ``_decode_outputs``.
+    """
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
-        *,
-        weight_init="glorot_uniform",
-        solver="adam",
-        alpha=0.0001,
-        batch_size=32,
-        drop_last=False,
-        learning_rate_init=0.001,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        max_iter=200,
-        shuffle=True,
-        tol=1e-4,
-        n_iter_no_change=10,
-        random_state=None,
-        warm_start=False,
-        verbose=0,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.weight_init = weight_init
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.drop_last = drop_last
-        self.learning_rate_init = learning_rate_init
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+    def _store_parameters(self, parameters):
+        """``__init__``'s body: store every argument as given."""
+        for name, value in parameters.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
 
     def _fit(
         self,
@@ -77,63 +43,58 @@ class _BaseMiniBatchMLP(BaseEstimator):
         classes=None,
         coefs_init=None,
         intercepts_init=None,
+        validation_data=None,
     ):
         _validation.check_params(self)
         hidden_layer_sizes = _validation.hidden_layer_sizes_tuple(self.hidden_layer_sizes)
-        fitted = hasattr(self, "coefs_")
         given_init = coefs_init is not None or intercepts_init is not None
-        fresh = not fitted or not (incremental or self.warm_start) or given_init
+        fresh = not hasattr(self, "coefs_") or not (incremental or self.warm_start) or given_init
         dtype = None if fresh else self.coefs_[0].dtype
         X, y = _validation.check_X_y(
-            self, X, y, reset=fresh, dtype=dtype, y_numeric=is_regressor(self)
+            self, X, y, reset=fresh, dtype=dtype, y_numeric=not is_classifier(self)
         )
-        Y = self._network_targets(y, X.dtype, fresh, incremental, classes)
-        sample_weight = _validation.check_sample_weight(sample_weight, X)
-        layer_sizes = _network.make_layer_sizes(X.shape[1], hidden_layer_sizes, Y.shape[1])
-        n_state = _kernels.SOLVER_STATE_SLOTS[self.solver] * _network.n_parameters(layer_sizes)
-
         if fresh:
             self._random_state = check_random_state(self.random_state)
-            if not given_init:
-                theta = _network.initial_parameters(
-                    layer_sizes, self.weight_init, self._random_state, X.dtype
-                )
-            else:
-                coefs, intercepts = _validation.initial_weights(
-                    coefs_init, intercepts_init, layer_sizes
-                )
-                theta = _network.pack(coefs, intercepts, layer_sizes, X.dtype)
-            state = TrainingState(theta, np.zeros(n_state, X.dtype))
-            self.history_ = History()
+        y = self._set_up_targets(y, fresh, incremental, classes)
+        sample_weight = _validation.check_sample_weight(
+            sample_weight, X, factors=self._class_weights(y, incremental)
+        )
+        validation = None
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            X_val, y_val = _validation.check_X_y(self, X_val, y_val, reset=False, dtype=X.dtype)
+            validation = (X_val, y_val, None)
+        elif self.early_stopping and not incremental:
+            X, y, sample_weight, validation = self._hold_out(X, y, sample_weight)
+        Y = self._encode_targets(y, X.dtype)
+        layer_sizes = _network.make_layer_sizes(X.shape[1], hidden_layer_sizes, Y.shape[1])
+        state = self._initial_state(
+            fresh, given_init, coefs_init, intercepts_init, layer_sizes, X.dtype
+        )
+        config = _validation.training_config(self, self._loss, len(hidden_layer_sizes), X.dtype)
+        evaluate = None if validation is None else self._evaluator(validation, layer_sizes, config)
+        if incremental:
+            stopper = None
+        elif self.early_stopping:
+            stopper = Stopper(self.monitor, self.tol, self.n_iter_no_change, restore_best=True)
         else:
-            fitted_sizes = _network.layer_sizes_of(self.coefs_).tolist()
-            if fitted_sizes != layer_sizes.tolist():
-                raise ValueError(
-                    f"The network was fitted with layer sizes {fitted_sizes}; with the current "
-                    f"parameters and data it would have {layer_sizes.tolist()}. Call fit "
-                    f"without warm_start to start a new network."
-                )
-            theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, X.dtype)
-            optimizer_state = self._optimizer_state
-            if optimizer_state.size != n_state:  # the solver was changed: start its state anew
-                optimizer_state = np.zeros(n_state, X.dtype)
-            state = TrainingState(theta, optimizer_state.copy(), self.n_updates_, self.t_)
-
+            stopper = Stopper("loss", self.tol, self.n_iter_no_change)
         status = train(
-            X, Y, sample_weight, layer_sizes, state, _validation.training_config(self, self._loss),
-            self._random_state, incremental=incremental, history=self.history_,
+            X,
+            Y,
+            sample_weight,
+            layer_sizes,
+            state,
+            config,
+            self._random_state,
+            incremental=incremental,
+            history=self.history_,
             max_epochs=1 if incremental else self.max_iter,
-            stopper=None if incremental else PlateauStopper(self.tol, self.n_iter_no_change),
-        )  # fmt: skip
-        self.coefs_, self.intercepts_ = _network.unpack(state.theta, layer_sizes)
-        self._optimizer_state = state.optimizer_state
-        self.n_updates_ = state.n_updates
-        self.t_ = state.n_samples_seen
-        self.n_iter_ = len(self.history_)
-        self.loss_curve_ = self.history_["loss"]
-        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
-        self.n_layers_ = len(layer_sizes)
-        self.n_outputs_ = int(Y.shape[1])
+            stopper=stopper,
+            evaluate=evaluate,
+            on_epoch_end=self._callback_runner(state, layer_sizes),
+        )
+        self._store_state(state, layer_sizes)
         if status == "max_iter" and not incremental and self.tol is not None:
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
@@ -143,6 +104,118 @@ class _BaseMiniBatchMLP(BaseEstimator):
             )
         return self
 
+    def _initial_state(self, fresh, given_init, coefs_init, intercepts_init, layer_sizes, dtype):
+        """New parameters (drawn or given) and optimizer state, or the fitted ones."""
+        n_state = _kernels.SOLVER_STATE_SLOTS[self.solver] * _network.n_parameters(layer_sizes)
+        if fresh:
+            if given_init:
+                coefs, intercepts = _validation.initial_weights(
+                    coefs_init, intercepts_init, layer_sizes
+                )
+                theta = _network.pack(coefs, intercepts, layer_sizes, dtype)
+            else:
+                theta = _network.initial_parameters(
+                    layer_sizes, self.weight_init, self._random_state, dtype
+                )
+            self.history_ = History()
+            return TrainingState(theta, np.zeros(n_state, dtype))
+        fitted_sizes = _network.layer_sizes_of(self.coefs_).tolist()
+        if fitted_sizes != layer_sizes.tolist():
+            raise ValueError(
+                f"The network was fitted with layer sizes {fitted_sizes}; with the current "
+                f"parameters and data it would have {layer_sizes.tolist()}. Call fit "
+                f"without warm_start to start a new network."
+            )
+        theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, dtype)
+        optimizer_state = self._optimizer_state
+        if optimizer_state.size != n_state:  # the solver was changed: start its state anew
+            optimizer_state = np.zeros(n_state, dtype)
+        return TrainingState(theta, optimizer_state.copy(), self.n_updates_, self.t_)
+
+    def _store_state(self, state, layer_sizes):
+        """Fitted attributes from the training state and history (all copies, no views)."""
+        self.coefs_, self.intercepts_ = _network.unpack(state.theta, layer_sizes)
+        self._optimizer_state = state.optimizer_state
+        self.n_updates_ = state.n_updates
+        self.t_ = state.n_samples_seen
+        self.n_iter_ = len(self.history_)
+        self.n_layers_ = len(layer_sizes)
+        self.n_outputs_ = int(layer_sizes[-1])
+        self.loss_curve_ = self.history_["loss"]
+        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
+        validating = bool(self.history_) and "val_score" in self.history_[-1]
+        self.validation_scores_ = self.history_["val_score"] if validating else None
+        self.best_validation_score_ = max(self.validation_scores_) if validating else None
+        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_, default=None)
+
+    def _hold_out(self, X, y, sample_weight):
+        """Split off ``validation_fraction`` of the rows: shuffled by ``random_state``,
+        stratified for classes (never the last rows, as Keras' ``validation_split`` takes)."""
+        stratify = (
+            y if is_classifier(self) and self._target_type != "multilabel-indicator" else None
+        )
+        X, X_val, y, y_val, weights, weights_val = train_test_split(
+            X,
+            y,
+            np.asarray(sample_weight),
+            test_size=self.validation_fraction,
+            random_state=self._random_state,
+            stratify=stratify,
+        )
+        return (
+            _validation.read_only(X, X.dtype),
+            y,
+            _validation.read_only(weights, weights.dtype),
+            (_validation.read_only(X_val, X_val.dtype), y_val, weights_val),
+        )
+
+    def _evaluator(self, validation, layer_sizes, config):
+        """``evaluate(theta) -> (val_loss, val_score)``: the training objective (penalty
+        included) and the estimator's score on the validation set."""
+        X_val, y_val, weights_val = validation
+        Y_val = self._encode_targets(y_val, X_val.dtype)
+        weights = _validation.check_sample_weight(weights_val, X_val)
+        hyper = config.hyperparameters
+        layout = _kernels.make_layout(layer_sizes, 1)[0]
+        outputs = np.empty((X_val.shape[0], layer_sizes[-1]), X_val.dtype)
+
+        def evaluate(theta):
+            loss_sum = _kernels.forward_outputs(
+                X_val,
+                Y_val,
+                weights,
+                theta,
+                layer_sizes,
+                hyper.activation,
+                hyper.loss,
+                hyper.huber_delta,
+                outputs,
+            )
+            penalty = 0.0
+            if hyper.alpha > 0:
+                scratch = np.zeros_like(theta)
+                penalty = _kernels.add_penalty(theta, scratch, layout, hyper.alpha, hyper.l1_ratio)
+            score = self._score_outputs(outputs, y_val, weights_val)
+            return float(loss_sum / X_val.shape[0] + penalty), float(score)
+
+        return evaluate
+
+    def _callback_runner(self, state, layer_sizes):
+        """``on_epoch_end(record)`` for the trainer: every callback sees the estimator with
+        the current weights; any of them returning True stops training."""
+        callbacks = list(self.callbacks or [])
+        if not callbacks:
+            return None
+
+        def on_epoch_end(record):
+            self.coefs_, self.intercepts_ = _network.unpack(state.theta, layer_sizes)
+            return any([bool(callback.on_epoch_end(self, record)) for callback in callbacks])
+
+        return on_epoch_end
+
+    def _class_weights(self, y, incremental):
+        return None
+
     def _raw_outputs(self, X):
         """Network outputs for X: probabilities for the classifier, values for the regressor."""
         check_is_fitted(self, "coefs_")
@@ -150,66 +223,122 @@ class _BaseMiniBatchMLP(BaseEstimator):
         layer_sizes = _network.layer_sizes_of(self.coefs_)
         theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, X.dtype)
         outputs = np.empty((X.shape[0], layer_sizes[-1]), dtype=X.dtype)
-        _kernels.predict_outputs(
+        no_targets = _validation.read_only(np.empty((0, layer_sizes[-1])), X.dtype)
+        no_weights = _validation.read_only(np.empty(0), X.dtype)
+        _kernels.forward_outputs(
             X,
+            no_targets,
+            no_weights,
             theta,
             layer_sizes,
             _kernels.ACTIVATIONS[self.activation],
             _kernels.LOSSES[self._loss],
+            1.0,
             outputs,
         )
         return outputs
+
+    def predict(self, X):
+        """Predicted classes or values of the samples of X."""
+        return self._decode_outputs(self._raw_outputs(X))
 
 
 _PARAMETERS_DOC = """
     hidden_layer_sizes : array-like of int, default=(100,)
         Units of each hidden layer. ``()`` gives no hidden layer: a linear model.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation of the hidden layers.
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu'}, default='relu'
+        Activation of the hidden layers. 'leaky_relu' has slope 0.2 below zero and 'elu' has
+        alpha 1, as Keras' ``activation="leaky_relu"`` and ``"elu"``.
     weight_init : {'glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal'}, \
 default='glorot_uniform'
         Initial weights, as Keras defines these initialisers; biases start at zero.
-    solver : {'sgd', 'adam'}, default='adam'
+    solver : {'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'}, default='adam'
         Update rule, exactly as documented for ``torch.optim.SGD`` (with ``momentum`` and
-        ``nesterovs_momentum``) and ``torch.optim.Adam``.
+        ``nesterovs_momentum``), ``Adam``, ``AdamW``, ``RMSprop`` (no momentum, not centred)
+        and ``Adagrad`` (no learning-rate decay, accumulator starting at 0).
     alpha : float, default=0.0001
-        L2 penalty: the objective is ``mean loss + alpha / 2 * ||W||^2`` over all weights (not
-        biases), whatever the batch size. scikit-learn's MLP divides the penalty by the batch
-        size instead, so its ``alpha`` means more regularisation at small batches.
-    batch_size : int >= 1 or 'full', default=32
+        Penalty: the objective is ``mean loss + alpha * (l1_ratio * |W| + (1 - l1_ratio) / 2 *
+        ||W||^2)`` over all weights (not biases), whatever the batch size. scikit-learn's MLP
+        divides the L2 penalty by the batch size instead, so its ``alpha`` means more
+        regularisation at small batches.
+    l1_ratio : float in [0, 1], default=0.0
+        Share of L1 in the penalty (elastic net); 0 is pure L2.
+    dropout : float in [0, 1) or sequence of float, default=0.0
+        Inverted dropout rate of the hidden layers' outputs (one rate, or one per hidden
+        layer): a fresh mask for every sample, seeded by ``random_state``, off when predicting.
+    batch_size : int >= 1, 'full' or batch-size schedule, default=32
         Samples per gradient update. 1 is stochastic gradient descent (n updates per epoch),
         ``'full'`` is batch gradient descent (one update per epoch), anything between is
-        mini-batch gradient descent. A value larger than the training set is clipped to it.
+        mini-batch gradient descent. A value larger than the training set is clipped to it in
+        ``fit``. A schedule of :mod:`skminibatch.schedules` (``GrowBatchSize``...) changes it
+        between epochs.
     drop_last : bool, default=False
         Drop the last partial batch of each epoch. By default it is kept: 1050 samples with
         ``batch_size=100`` make 11 updates per epoch, the last on 50 samples.
+    learning_rate : {'constant', 'invscaling', 'adaptive'} or schedule, default='constant'
+        How the learning rate changes: scikit-learn's names, or a schedule of
+        :mod:`skminibatch.schedules` whose multipliers scale ``learning_rate_init``.
     learning_rate_init : float, default=0.001
-        Learning rate.
+        Learning rate (the peak for schedules that rise and fall).
+    power_t : float, default=0.5
+        Exponent of 'invscaling'.
     momentum : float in [0, 1], default=0.9
         Momentum of 'sgd'. 0 gives plain stochastic gradient descent.
     nesterovs_momentum : bool, default=True
         Nesterov momentum for 'sgd' (when ``momentum > 0``).
     beta_1, beta_2 : float in [0, 1), default=0.9 and 0.999
-        Decay rates of Adam's first and second moment estimates.
+        Decay rates of the moment estimates of 'adam' and 'adamw'.
     epsilon : float, default=1e-8
-        Adam's term added to the denominator.
+        Term added to the denominator of 'adam', 'adamw', 'rmsprop' and 'adagrad'.
+    rho : float in [0, 1), default=0.99
+        Smoothing constant of 'rmsprop' (torch's ``alpha``).
+    weight_decay : float, default=0.01
+        Decoupled weight decay of 'adamw', applied to the weights, not the biases.
+    clip_norm : float or None, default=None
+        Clip the gradient (penalty included) to this global norm before each update, as
+        ``torch.nn.utils.clip_grad_norm_`` does.
+    accumulate : int, default=1
+        Batches whose gradients are accumulated into one update (Keras'
+        ``gradient_accumulation_steps``); with 'mean' reduction, ``accumulate=k`` batches of
+        size b make the update of one batch of size k * b. A last group of fewer batches at the
+        end of an epoch makes its own update.
+    gradient_reduction : {'mean', 'sum'}, default='mean'
+        Whether a batch's gradient is the mean or the sum of its samples' gradients.
     max_iter : int, default=200
         Epochs (passes over the training data) of ``fit``.
     shuffle : bool, default=True
         Reshuffle the training data before every epoch.
     tol : float or None, default=1e-4
-        ``fit`` stops when the training loss has not improved by at least ``tol`` for more than
-        ``n_iter_no_change`` consecutive epochs. ``None`` runs all ``max_iter`` epochs, as Keras
-        does.
+        ``fit`` stops when the monitored quantity (the training loss, or ``monitor`` with early
+        stopping) has not improved by at least ``tol`` for more than ``n_iter_no_change``
+        consecutive epochs. ``None`` runs all ``max_iter`` epochs, as Keras does.
     n_iter_no_change : int, default=10
         Epochs without improvement tolerated before stopping.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (a shuffled split seeded by
+        ``random_state``, stratified for classifiers; or ``validation_data`` given to ``fit``),
+        stop on ``monitor`` and restore the weights of the best epoch.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the training data held out for early stopping.
+    monitor : {'val_loss', 'val_score'}, default='val_loss'
+        What early stopping watches: the validation loss or score.
+    record_batches : bool, default=False
+        Record every batch's loss in the history (``history_[epoch]["batch_losses"]``).
+    callbacks : list or None, default=None
+        Objects with ``on_epoch_end(estimator, record)``, called after every epoch with the
+        estimator holding the current weights; returning True stops training.
+    on_divergence : {'warn', 'raise'}, default='warn'
+        When the loss or weights stop being finite, training stops, the weights of the last
+        finite epoch are kept, and a ``DivergenceWarning`` is issued or a ``DivergenceError``
+        raised.
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights and the shuffling. The same seed and data give bit-identical
-        weights.
+        Seeds the initial weights, the shuffling, the validation split and dropout. The same
+        seed and data give bit-identical weights.
     warm_start : bool, default=False
-        Continue from the fitted weights and optimizer state in ``fit``.
+        Continue from the fitted weights and optimizer state (moments, step count) in ``fit``.
+        ``partial_fit`` always continues from them.
     verbose : int, default=0
-        Print one line per epoch."""
+        1 prints one line per epoch; 2 draws a progress bar in a terminal."""
 
 _ATTRIBUTES_DOC = """
     coefs_ : list of ndarray
@@ -226,9 +355,16 @@ _ATTRIBUTES_DOC = """
         Training loss of the last epoch.
     loss_curve_ : list of float
         Training loss of each epoch (penalty included).
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping, as in scikit-learn).
+    validation_scores_ : list of float or None
+        Validation score of each epoch, when validating.
+    best_validation_score_ : float or None
+        Best validation score, when validating.
     history_ : History
         One record per epoch with its ``epoch``, ``loss``, ``batch_size``, ``n_updates``,
-        ``learning_rate`` and ``seconds``; ``history_["loss"]`` lists one key.
+        ``learning_rate`` and ``seconds`` (and ``val_loss``, ``val_score`` when validating);
+        ``history_["loss"]`` lists one key.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -237,6 +373,46 @@ _ATTRIBUTES_DOC = """
         Layers, input and output included.
     n_outputs_ : int
         Output units."""
+
+_FIT_DOC = """Train for up to ``max_iter`` epochs on (X, y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. float32 trains in float32, anything else in float64.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            {targets}
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, rescaled to mean 1: each sample's loss is multiplied by its
+            weight, so a batch's gradient estimates that of the weighted mean loss.
+        coefs_init, intercepts_init : list of ndarray, default=None
+            Initial weights and biases, shaped like ``coefs_`` and ``intercepts_``.
+        validation_data : tuple (X_val, y_val), default=None
+            Data to validate on after every epoch (recorded in ``history_``; watched by early
+            stopping instead of a held-out share of X).
+
+        Returns
+        -------
+        self
+        """
+
+_PARTIAL_FIT_DOC = """One epoch over (X, y) in batches of ``batch_size``, keeping optimizer state.
+
+        A chunk smaller than ``batch_size`` is one partial batch. With ``shuffle=False``, calls
+        over chunks whose sizes are multiples of ``batch_size`` give the weights of one epoch
+        of ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        {classes}sample_weight : array-like of shape (n_samples,), default=None
+            Weights, rescaled to mean 1 over the chunk.
+
+        Returns
+        -------
+        self
+        """
 
 
 class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
@@ -249,6 +425,9 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
 
     Parameters
     ----------{_PARAMETERS_DOC}
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight`` ('balanced':
+        ``n_samples / (n_classes * np.bincount(y))``, in ``fit`` only).
 
     Attributes
     ----------
@@ -270,11 +449,56 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
     (2, 3)
     """
 
+    _parameter_constraints = _validation.CLASSIFIER_PARAMETER_CONSTRAINTS
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        weight_init="glorot_uniform",
+        solver="adam",
+        alpha=0.0001,
+        l1_ratio=0.0,
+        dropout=0.0,
+        batch_size=32,
+        drop_last=False,
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        rho=0.99,
+        weight_decay=0.01,
+        clip_norm=None,
+        accumulate=1,
+        gradient_reduction="mean",
+        max_iter=200,
+        shuffle=True,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        monitor="val_loss",
+        class_weight=None,
+        record_batches=False,
+        callbacks=None,
+        on_divergence="warn",
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+    ):
+        self._store_parameters(locals())
+
     @property
     def _loss(self):
         return "softmax_log_loss" if self._target_type == "multiclass" else "logistic_log_loss"
 
-    def _network_targets(self, y, dtype, fresh, incremental, classes):
+    def _set_up_targets(self, y, fresh, incremental, classes):
+        """Check y (raveled if a column), and set ``classes_`` on a fresh start."""
         y, target_type = _validation.check_classification_targets(y)
         if fresh:
             if incremental and classes is None:
@@ -292,26 +516,41 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
                     f"classes={classes!r} differs from the classes of earlier calls, "
                     f"{self.classes_.tolist()!r}."
                 )
+        return y
+
+    def _encode_targets(self, y, dtype):
         return _validation.classification_targets(y, self.classes_, self._target_type, dtype)
 
-    def fit(self, X, y, sample_weight=None, *, coefs_init=None, intercepts_init=None):
-        """Train for up to ``max_iter`` epochs on (X, y).
+    def _decode_outputs(self, proba):
+        if self._target_type == "multilabel-indicator":
+            return (proba > 0.5).astype(int)
+        if self._target_type == "binary":
+            return self.classes_[(proba[:, 0] > 0.5).astype(int)]
+        return self.classes_[np.argmax(proba, axis=1)]
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data. float32 trains in float32, anything else in float64.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels, or a binary indicator matrix for multilabel classification.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights: each batch's gradient is the weighted mean of its samples'.
-        coefs_init, intercepts_init : list of ndarray, default=None
-            Initial weights and biases, shaped like ``coefs_`` and ``intercepts_``.
+    def _score_outputs(self, proba, y, sample_weight):
+        return accuracy_score(y, self._decode_outputs(proba), sample_weight=sample_weight)
 
-        Returns
-        -------
-        self : MiniBatchMLPClassifier
-        """
+    def _class_weights(self, y, incremental):
+        if self.class_weight is None:
+            return None
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' needs the class frequencies of the whole training set, "
+                "which partial_fit does not see; pass a dict of class weights instead."
+            )
+        return compute_sample_weight(self.class_weight, y)
+
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        coefs_init=None,
+        intercepts_init=None,
+        validation_data=None,
+    ):
         return self._fit(
             X,
             y,
@@ -319,24 +558,20 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
             incremental=False,
             coefs_init=coefs_init,
             intercepts_init=intercepts_init,
+            validation_data=validation_data,
         )
 
+    fit.__doc__ = _FIT_DOC.format(
+        targets="Class labels, or a binary indicator matrix for multilabel classification."
+    )
+
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over (X, y) in batches of ``batch_size``, keeping the optimizer state.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-        classes : array-like, default=None
-            All class labels. Required on the first call, as in scikit-learn.
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : MiniBatchMLPClassifier
-        """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(
+        classes="classes : array-like, default=None\n            All class labels. Required "
+        "on the first call, as in scikit-learn.\n        "
+    )
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), in the order of ``classes_``."""
@@ -348,15 +583,6 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
         return np.log(self.predict_proba(X))
-
-    def predict(self, X):
-        """Most probable class of each sample (each label above 0.5 for multilabel)."""
-        proba = self._raw_outputs(X)
-        if self._target_type == "multilabel-indicator":
-            return (proba > 0.5).astype(int)
-        if self._target_type == "binary":
-            return self.classes_[(proba[:, 0] > 0.5).astype(int)]
-        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -408,72 +634,65 @@ class MiniBatchRegressor(RegressorMixin, _BaseMiniBatchMLP):
         weight_init="glorot_uniform",
         solver="adam",
         alpha=0.0001,
+        l1_ratio=0.0,
+        dropout=0.0,
         batch_size=32,
         drop_last=False,
+        learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         momentum=0.9,
         nesterovs_momentum=True,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        rho=0.99,
+        weight_decay=0.01,
+        clip_norm=None,
+        accumulate=1,
+        gradient_reduction="mean",
         max_iter=200,
         shuffle=True,
         tol=1e-4,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        monitor="val_loss",
+        record_batches=False,
+        callbacks=None,
+        on_divergence="warn",
         random_state=None,
         warm_start=False,
         verbose=0,
     ):
-        super().__init__(
-            hidden_layer_sizes,
-            activation,
-            weight_init=weight_init,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            drop_last=drop_last,
-            learning_rate_init=learning_rate_init,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            random_state=random_state,
-            warm_start=warm_start,
-            verbose=verbose,
-        )
-        self.loss = loss
-        self.huber_delta = huber_delta
+        self._store_parameters(locals())
 
     @property
     def _loss(self):
         return self.loss
 
-    def _network_targets(self, y, dtype, fresh, incremental, classes):
+    def _set_up_targets(self, y, fresh, incremental, classes):
+        return y
+
+    def _encode_targets(self, y, dtype):
         return _validation.regression_targets(y, dtype)
 
-    def fit(self, X, y, sample_weight=None, *, coefs_init=None, intercepts_init=None):
-        """Train for up to ``max_iter`` epochs on (X, y).
+    def _decode_outputs(self, outputs):
+        return outputs.ravel() if outputs.shape[1] == 1 else outputs
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data. float32 trains in float32, anything else in float64.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights: each batch's gradient is the weighted mean of its samples'.
-        coefs_init, intercepts_init : list of ndarray, default=None
-            Initial weights and biases, shaped like ``coefs_`` and ``intercepts_``.
+    def _score_outputs(self, outputs, y, sample_weight):
+        return r2_score(y, self._decode_outputs(outputs), sample_weight=sample_weight)
 
-        Returns
-        -------
-        self : MiniBatchRegressor
-        """
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        coefs_init=None,
+        intercepts_init=None,
+        validation_data=None,
+    ):
         return self._fit(
             X,
             y,
@@ -481,27 +700,15 @@ class MiniBatchRegressor(RegressorMixin, _BaseMiniBatchMLP):
             incremental=False,
             coefs_init=coefs_init,
             intercepts_init=intercepts_init,
+            validation_data=validation_data,
         )
 
+    fit.__doc__ = _FIT_DOC.format(targets="Targets.")
+
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y) in batches of ``batch_size``, keeping the optimizer state.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : MiniBatchRegressor
-        """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def predict(self, X):
-        """Predicted targets, shape (n_samples,) for one output, else (n_samples, n_outputs)."""
-        outputs = self._raw_outputs(X)
-        return outputs.ravel() if outputs.shape[1] == 1 else outputs
+    partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(classes="")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -14,6 +14,7 @@ integer codes chosen in Python.
 
 import math
 import warnings
+from collections import namedtuple
 
 import numba
 import numpy as np
@@ -53,8 +54,9 @@ if not CACHE:
 
 jit = numba.njit(cache=CACHE, nogil=True, fastmath=FASTMATH)
 
-ACTIVATIONS = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3}
-IDENTITY, LOGISTIC, TANH, RELU = 0, 1, 2, 3
+ACTIVATIONS = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3, "leaky_relu": 4, "elu": 5}
+IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU = 0, 1, 2, 3, 4, 5
+LEAKY_RELU_SLOPE = 0.2  # Keras' default for activation="leaky_relu"
 
 LOSSES = {
     "squared_error": 0,
@@ -65,16 +67,47 @@ LOSSES = {
 }
 SQUARED_ERROR, HUBER, ABSOLUTE_ERROR, SOFTMAX_LOG_LOSS, LOGISTIC_LOG_LOSS = 0, 1, 2, 3, 4
 
-SOLVERS = {"sgd": 0, "adam": 1}
-SGD, ADAM = 0, 1
+SOLVERS = {"sgd": 0, "adam": 1, "adamw": 2, "rmsprop": 3, "adagrad": 4}
+SGD, ADAM, ADAMW, RMSPROP, ADAGRAD = 0, 1, 2, 3, 4
 # Length of the optimizer state, in multiples of the number of parameters.
-SOLVER_STATE_SLOTS = {"sgd": 1, "adam": 2}
+SOLVER_STATE_SLOTS = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 1, "adagrad": 1}
 
 # Below this many rows per batch, plain loops beat a BLAS call (measured: about 4 rows).
 GEMM_MIN_ROWS = 4
 # Rows per forward (and backward) pass: a larger batch, or X when predicting, is processed in
 # chunks of this many rows, so memory stays bounded and activations stay in cache.
 CHUNK_ROWS = 1024
+
+# Scalars of training, coded as ints, floats and bools by the trainer (one compiled type).
+Hyperparameters = namedtuple(
+    "Hyperparameters",
+    [
+        "activation",  # int code of ACTIVATIONS
+        "loss",  # int code of LOSSES
+        "huber_delta",
+        "alpha",  # penalty alpha * (l1_ratio * |W| + (1 - l1_ratio) / 2 * W^2) on weights
+        "l1_ratio",
+        "solver",  # int code of SOLVERS
+        "momentum",
+        "nesterov",
+        "beta_1",
+        "beta_2",
+        "epsilon",
+        "rho",  # RMSprop's smoothing constant
+        "weight_decay",  # AdamW's decoupled decay of the weights
+        "clip_norm",  # 0: no clipping
+        "sum_reduction",  # gradient of the sum over samples instead of the mean
+        "accumulate",  # batches per update
+        "drop_last",
+        "tiny",  # optimizer state below this is flushed to zero
+    ],
+)
+# Where each layer's parameters and outputs live in the flat vectors (see parameter_layout).
+Layout = namedtuple("Layout", ["sizes", "weight_offsets", "bias_offsets", "act_offsets"])
+# Buffers the trainer allocates once per call, for up to ``chunk_rows`` rows.
+Workspace = namedtuple(
+    "Workspace", ["Xb", "Yb", "swb", "acts", "deltas", "masks", "grad", "chunk_grad"]
+)
 
 
 @jit
@@ -104,24 +137,29 @@ def activation_layout(layer_sizes, max_rows):
     return offsets, position
 
 
+def make_layout(layer_sizes, max_rows):
+    """The :class:`Layout` of a network for passes of up to ``max_rows`` rows, and the length
+    of its activation buffers."""
+    weight_offsets, bias_offsets, _ = parameter_layout(layer_sizes)
+    act_offsets, act_size = activation_layout(layer_sizes, max_rows)
+    return Layout(layer_sizes, weight_offsets, bias_offsets, act_offsets), act_size
+
+
+@jit
+def _uniform(rng_state):
+    """A uniform draw in [0, 1) from the splitmix64 generator whose state is rng_state[0]."""
+    rng_state[0] += np.uint64(0x9E3779B97F4A7C15)
+    z = rng_state[0]
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
 @jit
 def _matrix(buffer, offset, n_rows, n_cols):
     """The C-ordered ``(n_rows, n_cols)`` matrix stored in ``buffer`` from ``offset`` on."""
     return buffer[offset : offset + n_rows * n_cols].reshape((n_rows, n_cols))
-
-
-@jit
-def _gather(X, Y, sample_weight, rows, Xb, Yb, swb):
-    """Copy the given rows of X, Y and sample_weight to the first rows of the batch buffers."""
-    n_features = X.shape[1]
-    n_outputs = Y.shape[1]
-    for r in range(rows.size):
-        i = rows[r]
-        for j in range(n_features):
-            Xb[r * n_features + j] = X[i, j]
-        for j in range(n_outputs):
-            Yb[r * n_outputs + j] = Y[i, j]
-        swb[r] = sample_weight[i]
 
 
 @jit
@@ -145,6 +183,20 @@ def _affine(A, W, b, Z):
 
 
 @jit
+def _gather(X, Y, sample_weight, rows, Xb, Yb, swb):
+    """Copy the given rows of X, Y and sample_weight to the first rows of the batch buffers."""
+    n_features = X.shape[1]
+    n_outputs = Y.shape[1]
+    for r in range(rows.size):
+        i = rows[r]
+        for j in range(n_features):
+            Xb[r * n_features + j] = X[i, j]
+        for j in range(n_outputs):
+            Yb[r * n_outputs + j] = Y[i, j]
+        swb[r] = sample_weight[i]
+
+
+@jit
 def _sigmoid(z):
     if z >= 0.0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -165,63 +217,93 @@ def _log_sum_exp(Z, i):
 
 
 @jit
-def _activate(Z, activation):
-    """Apply the hidden activation to Z in place."""
-    flat = Z.reshape(Z.size)
+def _activation(z, activation):
     if activation == RELU:
-        for i in range(flat.size):
-            if flat[i] < 0.0:
-                flat[i] = 0.0
-    elif activation == TANH:
-        for i in range(flat.size):
-            flat[i] = math.tanh(flat[i])
-    elif activation == LOGISTIC:
-        for i in range(flat.size):
-            flat[i] = _sigmoid(flat[i])
+        return max(z, 0.0)
+    if activation == TANH:
+        return math.tanh(z)
+    if activation == LOGISTIC:
+        return _sigmoid(z)
+    if activation == LEAKY_RELU:
+        return z if z > 0.0 else LEAKY_RELU_SLOPE * z
+    if activation == ELU:
+        return z if z > 0.0 else math.expm1(z)
+    return z
 
 
 @jit
-def _multiply_by_derivative(D, A, activation):
-    """D *= f'(z), written with the activation's output A = f(z)."""
+def _derivative(a, activation):
+    """f'(z) written with the activation's output a = f(z)."""
+    if activation == RELU:
+        return 1.0 if a > 0.0 else 0.0
+    if activation == TANH:
+        return 1.0 - a * a
+    if activation == LOGISTIC:
+        return a * (1.0 - a)
+    if activation == LEAKY_RELU:
+        return 1.0 if a > 0.0 else LEAKY_RELU_SLOPE
+    if activation == ELU:
+        return 1.0 if a > 0.0 else a + 1.0
+    return 1.0
+
+
+@jit
+def _activate(Z, activation, rate, mask, rng_state):
+    """Z = f(Z) in place, then inverted dropout at ``rate``: each unit of each sample is kept
+    with probability 1 - rate and scaled by 1 / (1 - rate); ``mask`` records the factors."""
+    z = Z.reshape(Z.size)
+    for i in range(z.size):
+        z[i] = _activation(z[i], activation)
+    if rate > 0.0:
+        m = mask.reshape(mask.size)
+        keep_scale = 1.0 / (1.0 - rate)
+        for i in range(z.size):
+            m[i] = 0.0 if _uniform(rng_state) < rate else keep_scale
+            z[i] *= m[i]
+
+
+@jit
+def _multiply_by_derivative(D, A, activation, rate, mask):
+    """D *= d(output) / dz for the layer output A (after dropout at ``rate`` with ``mask``)."""
     d = D.reshape(D.size)
     a = A.reshape(A.size)
-    if activation == RELU:
+    if rate > 0.0:
+        m = mask.reshape(mask.size)
         for i in range(d.size):
-            if a[i] <= 0.0:
-                d[i] = 0.0
-    elif activation == TANH:
+            d[i] = 0.0 if m[i] == 0.0 else d[i] * m[i] * _derivative(a[i] / m[i], activation)
+    elif activation != IDENTITY:
         for i in range(d.size):
-            d[i] *= 1.0 - a[i] * a[i]
-    elif activation == LOGISTIC:
-        for i in range(d.size):
-            d[i] *= a[i] * (1.0 - a[i])
+            d[i] *= _derivative(a[i], activation)
 
 
 @jit
-def _forward(A0, theta, layer_sizes, weight_offsets, bias_offsets, act_offsets, activation, acts):
+def _forward(A0, theta, layout, activation, dropout, rng_state, acts, masks):
     """Forward pass of the rows of A0; leaves each layer's output in ``acts``.
 
-    Hidden layers hold activations, the last layer holds the logits (pre-activation output):
-    losses are computed from logits so that they are stable for large values.
+    Hidden layers hold activations (after dropout at the rates ``dropout[layer]``), the last
+    layer the logits (pre-activation output): losses are computed from logits so that they are
+    stable for large values.
     """
     n_rows = A0.shape[0]
-    n_layers = layer_sizes.size - 1
+    sizes = layout.sizes
+    n_layers = sizes.size - 1
     A = A0
     for layer in range(n_layers):
-        n_in = layer_sizes[layer]
-        n_out = layer_sizes[layer + 1]
-        W = _matrix(theta, weight_offsets[layer], n_in, n_out)
-        b = theta[bias_offsets[layer] : bias_offsets[layer] + n_out]
-        Z = _matrix(acts, act_offsets[layer], n_rows, n_out)
+        n_in = sizes[layer]
+        n_out = sizes[layer + 1]
+        W = _matrix(theta, layout.weight_offsets[layer], n_in, n_out)
+        b = theta[layout.bias_offsets[layer] : layout.bias_offsets[layer] + n_out]
+        Z = _matrix(acts, layout.act_offsets[layer], n_rows, n_out)
         _affine(A, W, b, Z)
         if layer < n_layers - 1:
-            _activate(Z, activation)
+            mask = _matrix(masks, layout.act_offsets[layer], n_rows, n_out)
+            _activate(Z, activation, dropout[layer], mask, rng_state)
         A = Z
 
 
 @jit
-def _loss_and_output_delta(Z, Y, swb, loss, huber_delta, D):
-    """Weighted sum of the per-sample losses; D = d(weighted loss) / d(logits).
+def _loss_and_output_delta(Z, Y, swb, loss, huber_delta, scale, D):
+    """Sum over rows of ``w_i * l_i``; D = scale * d(that sum) / d(logits).
 
     Per-sample losses: regression losses are means over outputs ('squared_error' is half the
     squared error); log losses are sums over outputs (softmax cross-entropy, or one binary
@@ -231,6 +313,7 @@ def _loss_and_output_delta(Z, Y, swb, loss, huber_delta, D):
     total = 0.0
     for i in range(n_rows):
         w = swb[i]
+        ws = w * scale
         sample_loss = 0.0
         if loss == SOFTMAX_LOG_LOSS:
             log_sum_exp = _log_sum_exp(Z, i)
@@ -239,12 +322,12 @@ def _loss_and_output_delta(Z, Y, swb, loss, huber_delta, D):
                 y_sum += Y[i, j]
             for j in range(n_outputs):
                 sample_loss += Y[i, j] * (log_sum_exp - Z[i, j])
-                D[i, j] = w * (math.exp(Z[i, j] - log_sum_exp) * y_sum - Y[i, j])
+                D[i, j] = ws * (math.exp(Z[i, j] - log_sum_exp) * y_sum - Y[i, j])
         elif loss == LOGISTIC_LOG_LOSS:
             for j in range(n_outputs):
                 z = Z[i, j]
                 sample_loss += max(z, 0.0) - Y[i, j] * z + math.log1p(math.exp(-abs(z)))
-                D[i, j] = w * (_sigmoid(z) - Y[i, j])
+                D[i, j] = ws * (_sigmoid(z) - Y[i, j])
         else:
             for j in range(n_outputs):
                 r = Z[i, j] - Y[i, j]
@@ -258,7 +341,7 @@ def _loss_and_output_delta(Z, Y, swb, loss, huber_delta, D):
                 else:
                     sample_loss += abs(r)
                     g = sign
-                D[i, j] = w * g / n_outputs
+                D[i, j] = ws * g / n_outputs
             sample_loss /= n_outputs
         total += w * sample_loss
     return total
@@ -297,146 +380,125 @@ def _input_delta(D, W, D_in):
 
 
 @jit
-def _chunk_gradient(
-    A0,
-    Yb,
-    swb,
-    batch_rows,
-    theta,
-    layer_sizes,
-    weight_offsets,
-    bias_offsets,
-    act_offsets,
-    activation,
-    loss,
-    huber_delta,
-    acts,
-    deltas,
-    grad,
-):
-    """Loss sum ``sum_i w_i l_i / batch_rows`` of the rows of A0 and its gradient, in ``grad``."""
+def _chunk_gradient(A0, Yb, swb, scale, theta, layout, hyper, dropout, rng_state, ws, grad):
+    """``sum_i w_i l_i`` over the rows of A0; its gradient times ``scale`` written to ``grad``."""
     n_rows = A0.shape[0]
-    n_layers = layer_sizes.size - 1
-    _forward(A0, theta, layer_sizes, weight_offsets, bias_offsets, act_offsets, activation, acts)
-    last = n_layers - 1
-    Z = _matrix(acts, act_offsets[last], n_rows, layer_sizes[last + 1])
-    D = _matrix(deltas, act_offsets[last], n_rows, layer_sizes[last + 1])
-    objective = _loss_and_output_delta(Z, Yb, swb, loss, huber_delta, D) / batch_rows
-    d = D.reshape(D.size)
-    for i in range(d.size):
-        d[i] /= batch_rows
-
+    sizes = layout.sizes
+    last = sizes.size - 2
+    _forward(A0, theta, layout, hyper.activation, dropout, rng_state, ws.acts, ws.masks)
+    Z = _matrix(ws.acts, layout.act_offsets[last], n_rows, sizes[last + 1])
+    D = _matrix(ws.deltas, layout.act_offsets[last], n_rows, sizes[last + 1])
+    loss_sum = _loss_and_output_delta(Z, Yb, swb, hyper.loss, hyper.huber_delta, scale, D)
     for layer in range(last, -1, -1):
-        n_in = layer_sizes[layer]
-        n_out = layer_sizes[layer + 1]
-        D = _matrix(deltas, act_offsets[layer], n_rows, n_out)
-        A = A0 if layer == 0 else _matrix(acts, act_offsets[layer - 1], n_rows, n_in)
-        _weight_gradient(A, D, _matrix(grad, weight_offsets[layer], n_in, n_out))
-        bias_grad = grad[bias_offsets[layer] : bias_offsets[layer] + n_out]
+        n_in = sizes[layer]
+        n_out = sizes[layer + 1]
+        D = _matrix(ws.deltas, layout.act_offsets[layer], n_rows, n_out)
+        A = A0 if layer == 0 else _matrix(ws.acts, layout.act_offsets[layer - 1], n_rows, n_in)
+        _weight_gradient(A, D, _matrix(grad, layout.weight_offsets[layer], n_in, n_out))
+        bias_grad = grad[layout.bias_offsets[layer] : layout.bias_offsets[layer] + n_out]
         bias_grad[:] = 0.0
         for i in range(n_rows):
             for j in range(n_out):
                 bias_grad[j] += D[i, j]
         if layer > 0:
-            W = _matrix(theta, weight_offsets[layer], n_in, n_out)
-            D_in = _matrix(deltas, act_offsets[layer - 1], n_rows, n_in)
+            W = _matrix(theta, layout.weight_offsets[layer], n_in, n_out)
+            D_in = _matrix(ws.deltas, layout.act_offsets[layer - 1], n_rows, n_in)
             _input_delta(D, W, D_in)
-            _multiply_by_derivative(D_in, A, activation)
-    return objective
+            mask = _matrix(ws.masks, layout.act_offsets[layer - 1], n_rows, n_in)
+            _multiply_by_derivative(D_in, A, hyper.activation, dropout[layer - 1], mask)
+    return loss_sum
 
 
 @jit
 def batch_gradient(
-    X,
-    Y,
-    sample_weight,
-    rows,
-    theta,
-    layer_sizes,
-    weight_offsets,
-    bias_offsets,
-    act_offsets,
-    activation,
-    loss,
-    huber_delta,
-    alpha,
-    Xb,
-    Yb,
-    swb,
-    acts,
-    deltas,
-    grad,
-    chunk_grad,
+    X, Y, sample_weight, rows, scale, accumulate, theta, layout, hyper, dropout, rng_state, ws
 ):
-    """Objective and gradient of the batch made of X's ``rows``, gradient written to ``grad``.
+    """``sum_i w_i l_i`` over X's ``rows``; its gradient times ``scale`` written to ``ws.grad``,
+    or added to it when ``accumulate``.
 
-    The objective is ``sum_i w_i l_i / n_rows`` plus ``alpha / 2 * ||W||^2`` over all weights
-    (not biases). With weights rescaled to mean 1 over the training set, it is an unbiased
-    estimate of the weighted mean loss, and the weights count even in a batch of one sample.
+    With ``scale = 1 / n_rows`` and weights rescaled to mean 1 over the training set, this is
+    the gradient of an unbiased estimate of the weighted mean loss (the weights count even in a
+    batch of one sample). The penalty is not included: see :func:`add_penalty`.
 
-    The rows are copied to the buffers ``Xb``, ``Yb``, ``swb`` and passed forward and backward
-    ``CHUNK_ROWS`` at a time, the gradients of later chunks summed through ``chunk_grad``: a full
-    batch needs no more memory than a chunk, and its activations stay in cache. The buffers hold
-    ``min(n_rows, CHUNK_ROWS)`` rows; the offsets come from :func:`parameter_layout` and
-    :func:`activation_layout` for that many rows, computed once per epoch so that no batch
-    allocates.
+    The rows are copied to the buffers ``ws.Xb``, ``ws.Yb``, ``ws.swb`` and passed forward and
+    backward ``CHUNK_ROWS`` at a time, the gradients of later chunks summed through
+    ``ws.chunk_grad``: a full batch needs no more memory than a chunk, and its activations stay
+    in cache. The buffers and ``layout`` are made once per epoch for ``min(n_rows,
+    CHUNK_ROWS)`` rows, so that no batch allocates.
     """
     n_rows = rows.size
     n_features = X.shape[1]
     n_outputs = Y.shape[1]
-    objective = 0.0
+    loss_sum = 0.0
     for start in range(0, n_rows, CHUNK_ROWS):
         chunk = rows[start : min(start + CHUNK_ROWS, n_rows)]
         m = chunk.size
-        _gather(X, Y, sample_weight, chunk, Xb, Yb, swb)
-        target = grad if start == 0 else chunk_grad
-        objective += _chunk_gradient(
-            _matrix(Xb, 0, m, n_features),
-            _matrix(Yb, 0, m, n_outputs),
-            swb[:m],
-            n_rows,
+        _gather(X, Y, sample_weight, chunk, ws.Xb, ws.Yb, ws.swb)
+        add = accumulate or start > 0
+        loss_sum += _chunk_gradient(
+            _matrix(ws.Xb, 0, m, n_features),
+            _matrix(ws.Yb, 0, m, n_outputs),
+            ws.swb[:m],
+            scale,
             theta,
-            layer_sizes,
-            weight_offsets,
-            bias_offsets,
-            act_offsets,
-            activation,
-            loss,
-            huber_delta,
-            acts,
-            deltas,
-            target,
+            layout,
+            hyper,
+            dropout,
+            rng_state,
+            ws,
+            ws.chunk_grad if add else ws.grad,
         )
-        if start > 0:
-            for p in range(grad.size):
-                grad[p] += chunk_grad[p]
-
-    n_layers = layer_sizes.size - 1
-    if alpha > 0.0:
-        squared_norm = 0.0
-        for layer in range(n_layers):
-            start = weight_offsets[layer]
-            for p in range(start, bias_offsets[layer]):
-                squared_norm += theta[p] * theta[p]
-                grad[p] += alpha * theta[p]
-        objective += 0.5 * alpha * squared_norm
-    return objective
+        if add:
+            for p in range(ws.grad.size):
+                ws.grad[p] += ws.chunk_grad[p]
+    return loss_sum
 
 
 @jit
-def optimizer_step(
-    theta, grad, state, solver, lr, momentum, nesterov, beta_1, beta_2, epsilon, step, tiny
-):
+def add_penalty(theta, grad, layout, alpha, l1_ratio):
+    """Add the gradient of ``alpha * (l1_ratio * |W| + (1 - l1_ratio) / 2 * W^2)``, summed over
+    all weights (not biases), to ``grad``; return the penalty."""
+    penalty = 0.0
+    for layer in range(layout.weight_offsets.size):
+        for p in range(layout.weight_offsets[layer], layout.bias_offsets[layer]):
+            w = theta[p]
+            sign = 1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0)
+            penalty += l1_ratio * abs(w) + 0.5 * (1.0 - l1_ratio) * w * w
+            grad[p] += alpha * (l1_ratio * sign + (1.0 - l1_ratio) * w)
+    return alpha * penalty
+
+
+@jit
+def clip_by_global_norm(grad, max_norm):
+    """Scale ``grad`` to global norm ``max_norm`` when larger (torch's clip_grad_norm_)."""
+    squared = 0.0
+    for p in range(grad.size):
+        squared += grad[p] * grad[p]
+    coefficient = max_norm / (math.sqrt(squared) + 1e-6)
+    if coefficient < 1.0:
+        for p in range(grad.size):
+            grad[p] *= coefficient
+
+
+@jit
+def optimizer_step(theta, grad, state, lr, step, hyper):
     """One update of ``theta`` from ``grad``, with the rules documented for torch.optim.
 
-    SGD: ``v = momentum * v + g``; the step is ``g + momentum * v`` (Nesterov) or ``v``.
-    Adam: ``m = beta_1 m + (1 - beta_1) g``, ``v = beta_2 v + (1 - beta_2) g^2`` and
-    ``theta -= lr / (1 - beta_1^t) * m / (sqrt(v) / sqrt(1 - beta_2^t) + epsilon)``.
-    ``step`` is the 1-based count of this update. Optimizer state smaller than ``tiny`` in
+    - SGD: ``v = momentum v + g``; the step is ``g + momentum v`` (Nesterov) or ``v``.
+    - Adam and AdamW: ``m = beta_1 m + (1 - beta_1) g``, ``v = beta_2 v + (1 - beta_2) g^2``,
+      ``theta -= lr / (1 - beta_1^t) * m / (sqrt(v) / sqrt(1 - beta_2^t) + epsilon)`` (AdamW's
+      decoupled decay is applied before, by :func:`decay_weights`).
+    - RMSprop: ``v = rho v + (1 - rho) g^2``, ``theta -= lr g / (sqrt(v) + epsilon)``.
+    - Adagrad: ``s += g^2``, ``theta -= lr g / (sqrt(s) + epsilon)``.
+
+    ``step`` is the 1-based count of this update. Optimizer state smaller than ``hyper.tiny`` in
     magnitude is flushed to zero: subnormal numbers slow arithmetic tenfold.
     """
     n = theta.size
+    tiny = hyper.tiny
+    solver = hyper.solver
     if solver == SGD:
+        momentum = hyper.momentum
         if momentum == 0.0:
             for p in range(n):
                 theta[p] -= lr * grad[p]
@@ -446,9 +508,10 @@ def optimizer_step(
             if abs(v) < tiny:
                 v = 0.0
             state[p] = v
-            direction = grad[p] + momentum * v if nesterov else v
-            theta[p] -= lr * direction
-    else:
+            theta[p] -= lr * (grad[p] + momentum * v if hyper.nesterov else v)
+    elif solver in (ADAM, ADAMW):
+        beta_1 = hyper.beta_1
+        beta_2 = hyper.beta_2
         step_size = lr / (1.0 - beta_1**step)
         bias_correction_2_sqrt = math.sqrt(1.0 - beta_2**step)
         for p in range(n):
@@ -461,7 +524,25 @@ def optimizer_step(
                 v = 0.0
             state[p] = m
             state[n + p] = v
-            theta[p] -= step_size * m / (math.sqrt(v) / bias_correction_2_sqrt + epsilon)
+            theta[p] -= step_size * m / (math.sqrt(v) / bias_correction_2_sqrt + hyper.epsilon)
+    else:
+        rho = hyper.rho if solver == RMSPROP else 1.0
+        scale = 1.0 - hyper.rho if solver == RMSPROP else 1.0
+        for p in range(n):
+            g = grad[p]
+            v = rho * state[p] + scale * g * g
+            if v < tiny:
+                v = 0.0
+            state[p] = v
+            theta[p] -= lr * g / (math.sqrt(v) + hyper.epsilon)
+
+
+@jit
+def decay_weights(theta, layout, factor):
+    """Multiply every weight (not the biases) by ``factor``: AdamW's decoupled decay."""
+    for layer in range(layout.weight_offsets.size):
+        for p in range(layout.weight_offsets[layer], layout.bias_offsets[layer]):
+            theta[p] *= factor
 
 
 @jit
@@ -471,114 +552,124 @@ def train_epoch(
     sample_weight,
     order,
     batch_size,
-    drop_last,
     theta,
-    layer_sizes,
-    activation,
-    loss,
-    huber_delta,
-    alpha,
-    solver,
-    lr,
-    momentum,
-    nesterov,
-    beta_1,
-    beta_2,
-    epsilon,
     state,
     step,
-    tiny,
-    Xb,
-    Yb,
-    swb,
-    acts,
-    deltas,
-    grad,
-    chunk_grad,
+    learning_rates,
+    layout,
+    hyper,
+    dropout,
+    rng_state,
+    ws,
+    batch_losses,
 ):
     """One pass over the rows ``order`` of (X, Y), in batches of ``batch_size``.
 
     Batch ``k`` holds ``order[k * batch_size : (k + 1) * batch_size]``; the last partial batch
-    is kept unless ``drop_last``. Each batch takes one optimizer step. The pass stops at the
-    first batch whose objective is not finite, before updating on it.
+    is kept unless ``hyper.drop_last``. Each group of ``hyper.accumulate`` consecutive batches
+    makes one update (the last group may be smaller): the gradients of its batches are summed,
+    divided by the group's rows (mean reduction) or not (sum reduction), the penalty's gradient
+    added, the result clipped to ``hyper.clip_norm`` (when positive), and the optimizer steps
+    with learning rate ``learning_rates[update]``. The pass stops at the first batch whose loss,
+    or update whose penalty, is not finite, before updating on it.
 
+    ``batch_losses``, when not empty, receives each batch's objective (mean loss plus penalty).
     Returns ``(objective_sum, n_rows_used, step, diverged)``: the sum over batches of each
-    batch's objective times its number of rows, the rows used, the optimizer's step count after
-    the pass, and whether it stopped on a non-finite objective.
+    batch's objective times its rows, the rows used, the optimizer's step count after the pass,
+    and whether it stopped on a non-finite value.
     """
     n = order.size
-    n_batches = n // batch_size if drop_last else (n + batch_size - 1) // batch_size
-    weight_offsets, bias_offsets, _ = parameter_layout(layer_sizes)
-    act_offsets, _ = activation_layout(layer_sizes, min(batch_size, n, CHUNK_ROWS))
+    n_batches = n // batch_size if hyper.drop_last else (n + batch_size - 1) // batch_size
+    accumulate = hyper.accumulate
+    n_updates = (n_batches + accumulate - 1) // accumulate
     objective_sum = 0.0
     n_rows_used = 0
-    for k in range(n_batches):
-        rows = order[k * batch_size : min((k + 1) * batch_size, n)]
-        n_rows = rows.size
-        objective = batch_gradient(
-            X,
-            Y,
-            sample_weight,
-            rows,
-            theta,
-            layer_sizes,
-            weight_offsets,
-            bias_offsets,
-            act_offsets,
-            activation,
-            loss,
-            huber_delta,
-            alpha,
-            Xb,
-            Yb,
-            swb,
-            acts,
-            deltas,
-            grad,
-            chunk_grad,
-        )
-        if not math.isfinite(objective):
-            return objective_sum, n_rows_used, step, True
-        objective_sum += objective * n_rows
-        n_rows_used += n_rows
+    for update in range(n_updates):
+        first = update * accumulate
+        stop = min(first + accumulate, n_batches)
+        group_rows = min(stop * batch_size, n) - first * batch_size
+        scale = 1.0 if hyper.sum_reduction else 1.0 / group_rows
+        group_loss = 0.0
+        for k in range(first, stop):
+            rows = order[k * batch_size : min((k + 1) * batch_size, n)]
+            loss_sum = batch_gradient(
+                X,
+                Y,
+                sample_weight,
+                rows,
+                scale,
+                k > first,
+                theta,
+                layout,
+                hyper,
+                dropout,
+                rng_state,
+                ws,
+            )
+            if not math.isfinite(loss_sum):
+                return objective_sum, n_rows_used, step, True
+            if batch_losses.size:
+                batch_losses[k] = loss_sum / rows.size
+            group_loss += loss_sum
+        penalty = 0.0
+        if hyper.alpha > 0.0:
+            penalty = add_penalty(theta, ws.grad, layout, hyper.alpha, hyper.l1_ratio)
+            if not math.isfinite(penalty):
+                return objective_sum, n_rows_used, step, True
+            if batch_losses.size:
+                for k in range(first, stop):
+                    batch_losses[k] += penalty
+        objective_sum += group_loss + penalty * group_rows
+        n_rows_used += group_rows
+        if hyper.clip_norm > 0.0:
+            clip_by_global_norm(ws.grad, hyper.clip_norm)
+        lr = learning_rates[update]
+        if hyper.solver == ADAMW and hyper.weight_decay > 0.0:
+            decay_weights(theta, layout, 1.0 - lr * hyper.weight_decay)
         step += 1
-        optimizer_step(
-            theta, grad, state, solver, lr, momentum, nesterov, beta_1, beta_2, epsilon, step, tiny
-        )
+        optimizer_step(theta, ws.grad, state, lr, step, hyper)
     return objective_sum, n_rows_used, step, False
 
 
 @jit
-def predict_outputs(X, theta, layer_sizes, activation, loss, out):
-    """Network outputs for X in ``out``: probabilities for the log losses, else raw values.
+def forward_outputs(X, Y, sample_weight, theta, layer_sizes, activation, loss, huber_delta, out):
+    """Network outputs for X in ``out`` (probabilities for the log losses, else raw values),
+    and, when Y has rows, ``sum_i w_i l_i`` of the outputs against Y (else 0).
 
-    Rows are processed in blocks of ``CHUNK_ROWS`` so memory stays bounded.
+    Rows are processed in chunks of ``CHUNK_ROWS`` so memory stays bounded. No dropout.
     """
     n, n_features = X.shape
     n_outputs = out.shape[1]
     n_layers = layer_sizes.size - 1
-    block = min(n, CHUNK_ROWS)
+    chunk = min(n, CHUNK_ROWS)
     weight_offsets, bias_offsets, _ = parameter_layout(layer_sizes)
-    act_offsets, act_size = activation_layout(layer_sizes, block)
+    act_offsets, act_size = activation_layout(layer_sizes, chunk)
+    layout = Layout(layer_sizes, weight_offsets, bias_offsets, act_offsets)
     acts = np.empty(act_size, theta.dtype)
-    Xb = np.empty(block * n_features, theta.dtype)
-    for start in range(0, n, block):
-        stop = min(start + block, n)
+    Xb = np.empty(chunk * n_features, theta.dtype)
+    scratch = np.empty((chunk, n_outputs), theta.dtype)
+    no_dropout = np.zeros(n_layers, np.float64)
+    no_rng = np.zeros(1, np.uint64)
+    loss_sum = 0.0
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
         n_rows = stop - start
         for i in range(n_rows):
             for j in range(n_features):
                 Xb[i * n_features + j] = X[start + i, j]
-        _forward(
-            _matrix(Xb, 0, n_rows, n_features),
-            theta,
-            layer_sizes,
-            weight_offsets,
-            bias_offsets,
-            act_offsets,
-            activation,
-            acts,
-        )
+        A0 = _matrix(Xb, 0, n_rows, n_features)
+        _forward(A0, theta, layout, activation, no_dropout, no_rng, acts, acts)
         Z = _matrix(acts, act_offsets[n_layers - 1], n_rows, n_outputs)
+        if Y.shape[0]:
+            loss_sum += _loss_and_output_delta(
+                Z,
+                Y[start:stop],
+                sample_weight[start:stop],
+                loss,
+                huber_delta,
+                0.0,
+                scratch[:n_rows],
+            )
         for i in range(n_rows):
             if loss == SOFTMAX_LOG_LOSS:
                 log_sum_exp = _log_sum_exp(Z, i)
@@ -590,3 +681,4 @@ def predict_outputs(X, theta, layer_sizes, activation, loss, out):
             else:
                 for j in range(n_outputs):
                     out[start + i, j] = Z[i, j]
+    return loss_sum

@@ -5,6 +5,7 @@ Python runs here once per epoch; everything per batch happens in
 canonical arrays and a :class:`TrainingConfig` and updates the parameter vector in place.
 """
 
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -12,31 +13,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
-from ._batching import effective_batch_size, epoch_order
+from ._batching import dropout_seed, epoch_batch_size, epoch_order, updates_per_epoch
 
 
 class DivergenceWarning(RuntimeWarning):
     """Training stopped because the loss or the weights stopped being finite."""
 
 
+class DivergenceError(FloatingPointError):
+    """Training diverged and ``on_divergence='raise'`` was asked for."""
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Everything the training loop needs besides data and state, strings already coded."""
 
-    activation: int
-    loss: int
-    huber_delta: float
-    alpha: float
-    solver: int
-    learning_rate: float
-    momentum: float
-    nesterov: bool
-    beta_1: float
-    beta_2: float
-    epsilon: float
-    batch_size: object  # int or "full"
-    drop_last: bool
+    hyperparameters: _kernels.Hyperparameters
+    dropout: np.ndarray  # rate per hidden layer
+    learning_rate: float  # learning_rate_init, multiplied by the schedule's multipliers
+    schedule: object  # with multipliers(steps, epoch, history)
+    batch_size: object  # int, "full" or a schedule with batch_size(epoch, history, n)
     shuffle: bool
+    record_batches: bool
+    on_divergence: str  # "warn" or "raise"
     verbose: int
 
 
@@ -51,122 +50,173 @@ class TrainingState:
 
 
 @dataclass
-class PlateauStopper:
-    """scikit-learn's rule: stop when the training loss has not improved by ``tol`` for more
-    than ``n_iter_no_change`` consecutive epochs. ``tol=None`` never stops."""
+class Stopper:
+    """scikit-learn's stopping rule on the record key ``monitor`` ('loss', 'val_loss' or
+    'val_score'): stop when it has not improved by ``tol`` for more than ``n_iter_no_change``
+    consecutive epochs (``tol=None`` never stops). With ``restore_best``, the parameters of the
+    best epoch are kept and put back at the end."""
 
+    monitor: str
     tol: float
     n_iter_no_change: int
-    best_loss: float = np.inf
+    restore_best: bool = False
+    best: float = np.inf
     n_without_improvement: int = 0
+    best_theta: np.ndarray = None
 
-    def should_stop(self, loss):
-        if self.tol is None:
-            return False
-        if loss > self.best_loss - self.tol:
-            self.n_without_improvement += 1
-        else:
-            self.n_without_improvement = 0
-        self.best_loss = min(self.best_loss, loss)
-        return self.n_without_improvement > self.n_iter_no_change
+    def should_stop(self, record, theta):
+        value = -record[self.monitor] if self.monitor == "val_score" else record[self.monitor]
+        tol = 0.0 if self.tol is None else self.tol
+        self.n_without_improvement = (
+            self.n_without_improvement + 1 if value > self.best - tol else 0
+        )
+        if value < self.best:
+            self.best = value
+            if self.restore_best:
+                self.best_theta = theta.copy()
+        return self.tol is not None and self.n_without_improvement > self.n_iter_no_change
+
+    def restore(self, theta):
+        if self.best_theta is not None:
+            theta[:] = self.best_theta
 
 
-def train(X, Y, sample_weight, layer_sizes, state, config, random_state, *, incremental, history,
-          max_epochs=1, stopper=None):  # fmt: skip
+def train(
+    X,
+    Y,
+    sample_weight,
+    layer_sizes,
+    state,
+    config,
+    random_state,
+    *,
+    incremental,
+    history,
+    max_epochs=1,
+    stopper=None,
+    evaluate=None,
+    on_epoch_end=None,
+):
     """Run up to ``max_epochs`` epochs over (X, Y), appending one record per epoch to ``history``.
 
-    ``incremental`` marks a ``partial_fit`` call: a batch size larger than the data is then one
-    partial batch rather than clipped with a warning.
-
     X, Y and sample_weight are C-contiguous arrays of the parameters' dtype; ``state`` is
-    updated in place. Returns ``"converged"`` when ``stopper`` stopped training, ``"diverged"``
-    when the objective stopped being finite (the state is then restored to the end of the last
-    finite epoch and a :class:`DivergenceWarning` is issued), else ``"max_iter"``.
+    updated in place. ``incremental`` marks a ``partial_fit`` call: a batch size larger than the
+    data is then one partial batch rather than clipped with a warning. ``evaluate(theta)``, when
+    given, returns the validation loss and score recorded each epoch; ``on_epoch_end(record)``
+    may return True to stop.
+
+    Returns ``"converged"`` when ``stopper`` stopped training, ``"stopped"`` when
+    ``on_epoch_end`` did, ``"diverged"`` when the loss or the weights stopped being finite (the
+    state is then restored to the end of the last finite epoch and a :class:`DivergenceWarning`
+    issued, or :class:`DivergenceError` raised), else ``"max_iter"``.
     """
-    n_samples, n_features = X.shape
-    batch_size = effective_batch_size(config.batch_size, n_samples, clip=not incremental)
-    batch_rows = min(batch_size, n_samples)
-    chunk_rows = min(batch_rows, _kernels.CHUNK_ROWS)
-    dtype = state.theta.dtype
-    act_size = _kernels.activation_layout(layer_sizes, chunk_rows)[1]
-    workspace = (
-        np.empty(chunk_rows * n_features, dtype),
-        np.empty(chunk_rows * Y.shape[1], dtype),
-        np.empty(chunk_rows, dtype),
-        np.empty(act_size, dtype),
-        np.empty(act_size, dtype),
-        np.empty(state.theta.size, dtype),
-        np.empty(state.theta.size, dtype),
-    )
-    tiny = float(np.finfo(dtype).tiny)
+    n_samples = X.shape[0]
+    hyper = config.hyperparameters
+    workspace_rows, status = 0, "max_iter"
+    last_epoch = len(history) + max_epochs
     for _ in range(max_epochs):
         started = time.perf_counter()
+        epoch = len(history)
+        batch_size = epoch_batch_size(
+            config.batch_size, n_samples, not incremental, epoch, history
+        )
+        if min(batch_size, n_samples, _kernels.CHUNK_ROWS) != workspace_rows:
+            workspace_rows = min(batch_size, n_samples, _kernels.CHUNK_ROWS)
+            layout, workspace = _allocate(layer_sizes, workspace_rows, X, Y, state.theta)
+        n_updates = updates_per_epoch(n_samples, batch_size, hyper.drop_last, hyper.accumulate)
+        steps = np.arange(state.n_updates, state.n_updates + n_updates)
+        multipliers = config.schedule.multipliers(steps, epoch, history)
+        learning_rates = config.learning_rate * np.asarray(multipliers, dtype=np.float64)
+        n_batches = n_samples // batch_size if hyper.drop_last else -(-n_samples // batch_size)
+        batch_losses = np.zeros(n_batches if config.record_batches else 0)
         order = epoch_order(n_samples, config.shuffle, random_state)
+        rng_state = dropout_seed(random_state, config.dropout)
         theta_before = state.theta.copy()
         optimizer_state_before = state.optimizer_state.copy()
         objective_sum, n_rows_used, step, diverged = _kernels.train_epoch(
-            X,
-            Y,
-            sample_weight,
-            order,
-            batch_size,
-            config.drop_last,
-            state.theta,
-            layer_sizes,
-            config.activation,
-            config.loss,
-            config.huber_delta,
-            config.alpha,
-            config.solver,
-            config.learning_rate,
-            config.momentum,
-            config.nesterov,
-            config.beta_1,
-            config.beta_2,
-            config.epsilon,
-            state.optimizer_state,
-            state.n_updates,
-            tiny,
-            *workspace,
-        )
-        # A batch's objective is checked before its update; the last update is checked here.
+            X, Y, sample_weight, order, batch_size, state.theta, state.optimizer_state,
+            state.n_updates, learning_rates, layout, hyper, config.dropout, rng_state,
+            workspace, batch_losses,
+        )  # fmt: skip
+        # A batch's loss is checked before its update; the last update is checked here.
         if diverged or not np.isfinite(state.theta).all():
             state.theta[:] = theta_before
             state.optimizer_state[:] = optimizer_state_before
-            _warn_divergence(len(history) + 1, config)
-            return "diverged"
-        n_updates = int(step) - state.n_updates
+            _diverged(epoch + 1, config, batch_size)
+            status = "diverged"
+            break
         state.n_updates = int(step)
-        state.n_samples_seen += n_rows_used
-        loss = objective_sum / n_rows_used if n_rows_used else float("nan")
+        state.n_samples_seen += int(n_rows_used)
         record = {
-            "epoch": len(history) + 1,
-            "loss": float(loss),
-            "batch_size": batch_rows,
-            "n_updates": int(n_updates),
-            "learning_rate": float(config.learning_rate),
-            "seconds": time.perf_counter() - started,
+            "epoch": epoch + 1,
+            "loss": float(objective_sum / n_rows_used) if n_rows_used else float("nan"),
+            "batch_size": min(batch_size, n_samples),
+            "n_updates": n_updates,
+            "learning_rate": float(learning_rates[0]) if n_updates else config.learning_rate,
         }
+        if evaluate is not None:
+            record["val_loss"], record["val_score"] = evaluate(state.theta)
+        if config.record_batches:
+            record["batch_losses"] = batch_losses.tolist()
+        record["seconds"] = time.perf_counter() - started
         history.append(record)
-        if config.verbose:
-            print(
-                f"Epoch {record['epoch']} - {n_updates} batches of {batch_rows} - "
-                f"loss {loss:.6f} - {record['seconds']:.3f} s"
-            )
-        if stopper is not None and stopper.should_stop(loss):
-            return "converged"
-    return "max_iter"
+        _report(record, last_epoch, config.verbose)
+        if stopper is not None and stopper.should_stop(record, state.theta):
+            status = "converged"
+            break
+        if on_epoch_end is not None and on_epoch_end(record):
+            status = "stopped"
+            break
+    if config.verbose >= 2 and sys.stdout.isatty():
+        print()
+    if stopper is not None:
+        stopper.restore(state.theta)
+    return status
 
 
-def _warn_divergence(epoch, config):
-    batch_advice = (
-        "" if config.batch_size == "full" else f" or a batch_size larger than {config.batch_size}"
+def _allocate(layer_sizes, rows, X, Y, theta):
+    """The layout and buffers of passes of up to ``rows`` rows."""
+    dtype = theta.dtype
+    layout, act_size = _kernels.make_layout(layer_sizes, rows)
+    workspace = _kernels.Workspace(
+        Xb=np.empty(rows * X.shape[1], dtype),
+        Yb=np.empty(rows * Y.shape[1], dtype),
+        swb=np.empty(rows, dtype),
+        acts=np.empty(act_size, dtype),
+        deltas=np.empty(act_size, dtype),
+        masks=np.empty(act_size, dtype),
+        grad=np.empty(theta.size, dtype),
+        chunk_grad=np.empty(theta.size, dtype),
     )
-    warnings.warn(
-        f"Training diverged in epoch {epoch}: the loss is no longer finite. Training stopped "
-        f"and the weights from the end of the last finite epoch are kept. Try a "
-        f"learning_rate_init smaller than {config.learning_rate}{batch_advice}, or scale the "
-        f"features (for example with StandardScaler).",
-        DivergenceWarning,
-        stacklevel=4,
+    return layout, workspace
+
+
+def _report(record, last_epoch, verbose):
+    """One line per epoch, as Keras prints it; a bar redrawn in place at verbose=2 on a TTY."""
+    if not verbose:
+        return
+    line = (
+        f"Epoch {record['epoch']}/{last_epoch} - {record['n_updates']} updates - "
+        f"loss {record['loss']:.4f}"
     )
+    if "val_loss" in record:
+        line += f" - val_loss {record['val_loss']:.4f} - val_score {record['val_score']:.4f}"
+    line += f" - {record['seconds']:.2f} s"
+    if verbose >= 2 and sys.stdout.isatty():
+        done = int(30 * record["epoch"] / last_epoch)
+        print(f"\r[{'=' * done}{' ' * (30 - done)}] {line}", end="", flush=True)
+    else:
+        print(line)
+
+
+def _diverged(epoch, config, batch_size):
+    message = (
+        f"Training diverged in epoch {epoch}: the loss or the weights are no longer finite. "
+        f"Training stopped and the weights from the end of the last finite epoch are kept. "
+        f"Try a learning_rate_init smaller than {config.learning_rate}, a batch_size larger "
+        f"than {batch_size}, clip_norm to clip the gradients, or scale the features (for "
+        f"example with StandardScaler)."
+    )
+    if config.on_divergence == "raise":
+        raise DivergenceError(message)
+    warnings.warn(message, DivergenceWarning, stacklevel=4)

@@ -9,13 +9,19 @@ and turns strings into the integer codes of :mod:`skminibatch._kernels`.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
 from . import _kernels
 from ._network import WEIGHT_INITS, layer_shapes
 from ._trainer import TrainingConfig
+from .schedules import as_schedule
 
 PARAMETER_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -23,21 +29,47 @@ PARAMETER_CONSTRAINTS = {
     "weight_init": [StrOptions(set(WEIGHT_INITS))],
     "solver": [StrOptions(set(_kernels.SOLVERS))],
     "alpha": [Interval(Real, 0, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"full"})],
+    "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+    "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+    "batch_size": [
+        Interval(Integral, 1, None, closed="left"),
+        StrOptions({"full"}),
+        HasMethods(["batch_size"]),
+    ],
     "drop_last": ["boolean"],
+    "learning_rate": [
+        StrOptions({"constant", "invscaling", "adaptive"}),
+        HasMethods(["multipliers"]),
+    ],
     "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "power_t": [Interval(Real, 0, None, closed="left")],
     "momentum": [Interval(Real, 0, 1, closed="both")],
     "nesterovs_momentum": ["boolean"],
     "beta_1": [Interval(Real, 0, 1, closed="left")],
     "beta_2": [Interval(Real, 0, 1, closed="left")],
     "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "rho": [Interval(Real, 0, 1, closed="left")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
+    "accumulate": [Interval(Integral, 1, None, closed="left")],
+    "gradient_reduction": [StrOptions({"mean", "sum"})],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "shuffle": ["boolean"],
     "tol": [Interval(Real, 0, None, closed="left"), None],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "monitor": [StrOptions({"val_loss", "val_score"})],
+    "record_batches": ["boolean"],
+    "callbacks": [list, None],
+    "on_divergence": [StrOptions({"warn", "raise"})],
     "random_state": ["random_state"],
     "warm_start": ["boolean"],
     "verbose": ["verbose"],
+}
+CLASSIFIER_PARAMETER_CONSTRAINTS = {
+    **PARAMETER_CONSTRAINTS,
+    "class_weight": [StrOptions({"balanced"}), dict, None],
 }
 REGRESSOR_PARAMETER_CONSTRAINTS = {
     **PARAMETER_CONSTRAINTS,
@@ -93,14 +125,17 @@ def check_X_y(estimator, X, y, reset, dtype=None, y_numeric=False):
     return read_only(X, X.dtype), y
 
 
-def check_sample_weight(sample_weight, X):
-    """Weights of X's dtype, one per row, rescaled to mean 1 (ones when None).
+def check_sample_weight(sample_weight, X, factors=None):
+    """Weights of X's dtype, one per row, times ``factors`` (class weights) when given,
+    rescaled to mean 1 (ones when None).
 
     The kernels sum ``w_i * loss_i`` over a batch and divide by its number of rows: with mean-1
     weights that estimates the weighted mean loss without bias, and the weights count even
     at ``batch_size=1`` (dividing each batch by its own weight sum would cancel them there).
     """
     weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if factors is not None:
+        weights = weights * factors
     total = weights.sum()
     if total <= 0:
         raise ValueError("sample_weight must have a positive sum; got all zeros.")
@@ -212,22 +247,52 @@ def initial_weights(coefs_init, intercepts_init, layer_sizes):
     return coefs, intercepts
 
 
-def training_config(estimator, loss):
+def dropout_rates(dropout, n_hidden):
+    """One dropout rate per hidden layer, from a single rate or one per layer."""
+    message = (
+        f"dropout must be a rate in [0, 1) or a sequence of one rate per hidden layer "
+        f"({n_hidden}); got {dropout!r}."
+    )
+    try:
+        rates = np.broadcast_to(np.asarray(dropout, dtype=np.float64), (n_hidden,)).copy()
+    except (TypeError, ValueError) as error:
+        raise ValueError(message) from error
+    if not np.all((rates >= 0) & (rates < 1)):
+        raise ValueError(message)
+    return rates
+
+
+def training_config(estimator, loss, n_hidden, dtype):
     """The :class:`TrainingConfig` of an estimator's (validated) parameters."""
-    return TrainingConfig(
+    dropout = dropout_rates(estimator.dropout, n_hidden)
+    hyperparameters = _kernels.Hyperparameters(
         activation=_kernels.ACTIVATIONS[estimator.activation],
         loss=_kernels.LOSSES[loss],
         huber_delta=float(getattr(estimator, "huber_delta", 1.0)),
         alpha=float(estimator.alpha),
+        l1_ratio=float(estimator.l1_ratio),
         solver=_kernels.SOLVERS[estimator.solver],
-        learning_rate=float(estimator.learning_rate_init),
         momentum=float(estimator.momentum),
         nesterov=bool(estimator.nesterovs_momentum),
         beta_1=float(estimator.beta_1),
         beta_2=float(estimator.beta_2),
         epsilon=float(estimator.epsilon),
-        batch_size=estimator.batch_size,
+        rho=float(estimator.rho),
+        weight_decay=float(estimator.weight_decay),
+        clip_norm=float(estimator.clip_norm or 0.0),
+        sum_reduction=estimator.gradient_reduction == "sum",
+        accumulate=int(estimator.accumulate),
         drop_last=bool(estimator.drop_last),
+        tiny=float(np.finfo(dtype).tiny),
+    )
+    return TrainingConfig(
+        hyperparameters=hyperparameters,
+        dropout=dropout,
+        learning_rate=float(estimator.learning_rate_init),
+        schedule=as_schedule(estimator.learning_rate, estimator.power_t, estimator.tol or 0.0),
+        batch_size=estimator.batch_size,
         shuffle=bool(estimator.shuffle),
+        record_batches=bool(estimator.record_batches),
+        on_divergence=estimator.on_divergence,
         verbose=int(estimator.verbose),
     )

@@ -332,7 +332,7 @@ def test_one_compiled_specialisation_per_dtype_whatever_depth_layout_or_flags():
         for data in (X, np.asfortranarray(X), read_only, X[:, ::2], X.astype(np.float32)):
             for hidden in ((), (3,), (4, 2)):
                 MiniBatchRegressor(hidden, max_iter=1, tol=None).fit(data, y).predict(data)
-        print(len(_kernels.train_epoch.signatures), len(_kernels.predict_outputs.signatures))
+        print(len(_kernels.train_epoch.signatures), len(_kernels.forward_outputs.signatures))
         """
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
