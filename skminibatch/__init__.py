@@ -1,16 +1,19 @@
 """skminibatch: scikit-learn estimators trained by batch, mini-batch and stochastic gradient
 descent, with every batch's work in compiled code."""
 
+from . import schedules
 from ._estimators import MiniBatchMLPClassifier, MiniBatchRegressor
 from ._history import History
-from ._trainer import DivergenceWarning
+from ._trainer import DivergenceError, DivergenceWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DivergenceError",
     "DivergenceWarning",
     "History",
     "MiniBatchMLPClassifier",
     "MiniBatchRegressor",
     "__version__",
+    "schedules",
 ]

@@ -152,6 +152,7 @@ def train(
             "loss": float(objective_sum / n_rows_used) if n_rows_used else float("nan"),
             "batch_size": min(batch_size, n_samples),
             "n_updates": n_updates,
+            "n_samples": int(n_rows_used),
             "learning_rate": float(learning_rates[0]) if n_updates else config.learning_rate,
         }
         if evaluate is not None:

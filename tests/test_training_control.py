@@ -1,0 +1,271 @@
+"""Training control seen from the estimators: optimizers, accumulation, reduction, schedules,
+validation and early stopping, history, callbacks, divergence, dropout, class weights."""
+
+import pickle
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.datasets import make_blobs, make_classification, make_regression
+from sklearn.metrics import recall_score
+from sklearn.model_selection import GridSearchCV
+
+from skminibatch import DivergenceError, MiniBatchMLPClassifier, MiniBatchRegressor, schedules
+
+SOLVERS = ["sgd", "adam", "adamw", "rmsprop", "adagrad"]
+
+
+def linear_problem(n=48, seed=0):
+    X, y = make_regression(n_samples=n, n_features=3, noise=1.0, random_state=seed)
+    return X, y / y.std()
+
+
+def sgd_regressor(**params):
+    base = dict(
+        hidden_layer_sizes=(4,),
+        activation="tanh",
+        solver="sgd",
+        momentum=0.0,
+        learning_rate_init=0.01,
+        alpha=0.0,
+        shuffle=False,
+        max_iter=2,
+        tol=None,
+        random_state=0,
+    )
+    return MiniBatchRegressor(**{**base, **params})
+
+
+@given(batch_size=st.integers(1, 8), accumulate=st.integers(1, 6))
+def test_accumulating_k_batches_of_b_is_one_batch_of_k_times_b(batch_size, accumulate):
+    X, y = linear_problem()
+    accumulated = sgd_regressor(batch_size=batch_size, accumulate=accumulate).fit(X, y)
+    single = sgd_regressor(batch_size=batch_size * accumulate).fit(X, y)
+    for a, b in zip(accumulated.coefs_, single.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert accumulated.n_updates_ == single.n_updates_
+    np.testing.assert_allclose(accumulated.loss_curve_, single.loss_curve_, rtol=1e-10)
+
+
+def test_sum_reduction_is_mean_reduction_with_a_learning_rate_b_times_larger():
+    X, y = linear_problem()
+    summed = sgd_regressor(batch_size=8, gradient_reduction="sum").fit(X, y)
+    mean = sgd_regressor(batch_size=8, learning_rate_init=0.08).fit(X, y)
+    np.testing.assert_allclose(summed.coefs_[0], mean.coefs_[0], rtol=1e-10)
+
+
+def test_clip_norm_bounds_every_step():
+    X, y = linear_problem()
+    X[0] *= 1e3  # one outlier makes a huge gradient
+    clipped = sgd_regressor(hidden_layer_sizes=(), batch_size=1, clip_norm=0.5, max_iter=1)
+    init = dict(coefs_init=[np.zeros((3, 1))], intercepts_init=[np.zeros(1)])
+    clipped.fit(X[:1], y[:1], **init)  # one step: lr * norm(clipped gradient) <= lr * 0.5
+    step = np.sqrt(np.sum(clipped.coefs_[0] ** 2) + np.sum(clipped.intercepts_[0] ** 2))
+    assert step <= 0.01 * 0.5 * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_every_solver_learns_and_keeps_its_state_through_pickling(solver):
+    X, y = make_blobs(n_samples=150, centers=3, random_state=0)
+    clf = MiniBatchMLPClassifier(
+        (10,), solver=solver, learning_rate_init=0.01, batch_size=16, random_state=0
+    )
+    for _ in range(30):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    assert clf.score(X, y) > 0.9
+    copy = pickle.loads(pickle.dumps(clf))
+    clf.partial_fit(X, y)
+    copy.partial_fit(X, y)
+    np.testing.assert_array_equal(copy.coefs_[0], clf.coefs_[0])
+
+
+def test_adamw_decays_weights_but_not_biases():
+    X, y = linear_problem()
+    params = dict(
+        hidden_layer_sizes=(),
+        solver="adamw",
+        learning_rate_init=0.1,
+        max_iter=1,
+        batch_size=8,
+        shuffle=False,
+        tol=None,
+        alpha=0.0,
+    )
+    init = dict(coefs_init=[np.full((3, 1), 5.0)], intercepts_init=[np.full(1, 5.0)])
+    decayed = MiniBatchRegressor(weight_decay=0.5, **params).fit(X, y, **init)
+    plain = MiniBatchRegressor(weight_decay=0.0, **params).fit(X, y, **init)
+    assert np.all(decayed.coefs_[0] < plain.coefs_[0])  # pulled towards zero from +5
+    np.testing.assert_allclose(decayed.intercepts_[0], plain.intercepts_[0], rtol=1e-3)
+
+
+def test_learning_rate_schedules_and_their_grid_search():
+    X, y = make_blobs(n_samples=120, centers=3, random_state=0)
+    common = dict(hidden_layer_sizes=(6,), max_iter=6, tol=None, random_state=0)
+    clf = MiniBatchMLPClassifier(learning_rate="invscaling", solver="sgd", **common).fit(X, y)
+    rates = clf.history_["learning_rate"]
+    assert all(a > b for a, b in pairwise(rates))
+    step = schedules.StepDecay(step_size=2, gamma=0.5)
+    clf = MiniBatchMLPClassifier(learning_rate=step, learning_rate_init=0.1, **common).fit(X, y)
+    np.testing.assert_allclose(clf.history_["learning_rate"], [0.1, 0.1, 0.05, 0.05, 0.025, 0.025])
+    search = GridSearchCV(clf, {"learning_rate__gamma": [0.1, 0.9]}, cv=2).fit(X, y)
+    assert search.best_params_["learning_rate__gamma"] in (0.1, 0.9)
+
+
+def test_batch_size_schedule_grows_the_batch_between_epochs():
+    X, y = make_blobs(n_samples=200, centers=3, random_state=0)
+    grow = schedules.GrowBatchSize(initial=8, factor=2, epochs=(2, 4))
+    clf = MiniBatchMLPClassifier((6,), batch_size=grow, max_iter=5, tol=None, random_state=0)
+    clf.fit(X, y)
+    assert clf.history_["batch_size"] == [8, 8, 16, 16, 32]
+    assert clf.history_["n_updates"] == [25, 25, 13, 13, 7]
+
+
+def sine_over_log_spaced_x(n=400):
+    """Seed 000's case: a sine over log-spaced x, rows sorted by x."""
+    x = np.logspace(-1, 1, n)
+    return x[:, None], np.sin(x)
+
+
+def test_early_stopping_validates_on_a_shuffled_split_not_the_tail():
+    X, y = sine_over_log_spaced_x()
+    params = dict(
+        hidden_layer_sizes=(32, 32),
+        activation="tanh",
+        learning_rate_init=0.01,
+        batch_size=16,
+        max_iter=150,
+        early_stopping=True,
+        n_iter_no_change=20,
+        random_state=0,
+    )
+    order = np.random.RandomState(1).permutation(len(y))
+    results = {}
+    for name, rows in {"sorted": np.arange(len(y)), "shuffled": order}.items():
+        reg = MiniBatchRegressor(**params).fit(X[rows], y[rows])
+        overall = np.mean((reg.predict(X) - y) ** 2)
+        results[name] = (min(reg.history_["val_loss"]), overall)
+    for val_loss, overall in results.values():
+        assert overall < 0.02  # learned the wave
+        assert val_loss < 4 * overall + 0.01  # and the validation set said so
+    # The same answer whether the rows come sorted or not.
+    assert results["sorted"][1] < 3 * results["shuffled"][1] + 0.005
+    # Keras' validation_split takes the last rows: on sorted data that validates on the tail.
+    tail = len(y) // 10
+    keras_like = MiniBatchRegressor(**{**params, "early_stopping": False, "max_iter": 60})
+    keras_like.fit(X[:-tail], y[:-tail], validation_data=(X[-tail:], y[-tail:]))
+    assert min(keras_like.history_["val_loss"]) > 5 * results["sorted"][0]
+
+
+def test_early_stopping_restores_the_best_weights_and_records_validation():
+    X, y = make_classification(n_samples=400, n_informative=5, flip_y=0.2, random_state=0)
+    X_val, y_val = X[300:], y[300:]
+    clf = MiniBatchMLPClassifier(
+        (50,),
+        learning_rate_init=0.05,
+        max_iter=200,
+        early_stopping=True,
+        monitor="val_score",
+        n_iter_no_change=5,
+        random_state=0,
+    )
+    clf.fit(X[:300], y[:300], validation_data=(X_val, y_val))
+    records = clf.history_
+    assert all("val_loss" in r and "val_score" in r for r in records)
+    assert clf.validation_scores_ == records["val_score"]
+    assert clf.best_validation_score_ == max(records["val_score"])
+    assert clf.n_iter_ < 200  # stopped early, after the best epoch
+    assert int(np.argmax(records["val_score"])) < clf.n_iter_ - 1
+    # The weights kept are the best epoch's, not the last one's.
+    assert clf.score(X_val, y_val) == clf.best_validation_score_
+    assert clf.best_loss_ is None
+
+
+def test_validation_data_is_recorded_without_early_stopping():
+    X, y = make_regression(n_samples=200, n_features=4, random_state=0)
+    y = y / y.std()
+    reg = MiniBatchRegressor((8,), max_iter=5, tol=None, random_state=0)
+    reg.fit(X[:150], y[:150], validation_data=(X[150:], y[150:]))
+    last = reg.history_[-1]
+    assert np.isclose(last["val_score"], reg.score(X[150:], y[150:]))
+    expected = 0.5 * np.mean((reg.predict(X[150:]) - y[150:]) ** 2)
+    penalty = 0.5 * reg.alpha * sum(np.sum(c**2) for c in reg.coefs_)
+    np.testing.assert_allclose(last["val_loss"], expected + penalty, rtol=1e-10)
+
+
+def test_callbacks_see_every_epoch_with_current_weights_and_can_stop():
+    class StopAtThree:
+        def __init__(self):
+            self.seen = []
+
+        def on_epoch_end(self, estimator, record):
+            self.seen.append((record["epoch"], estimator.coefs_[0].copy()))
+            return record["epoch"] == 3
+
+    X, y = make_blobs(n_samples=60, centers=2, random_state=0)
+    callback = StopAtThree()
+    clf = MiniBatchMLPClassifier((4,), max_iter=10, tol=None, callbacks=[callback]).fit(X, y)
+    assert clf.n_iter_ == 3 and [epoch for epoch, _ in callback.seen] == [1, 2, 3]
+    assert not np.array_equal(callback.seen[0][1], callback.seen[1][1])
+    np.testing.assert_array_equal(callback.seen[-1][1], clf.coefs_[0])
+
+
+def test_divergence_can_raise():
+    X, y = linear_problem()
+    reg = sgd_regressor(learning_rate_init=1e6, batch_size=1, on_divergence="raise")
+    with pytest.raises(DivergenceError, match="learning_rate_init smaller"):
+        reg.fit(X * 100, y * 1e3)
+
+
+def test_record_batches_collects_each_batch_loss():
+    X, y = linear_problem(n=40)
+    reg = sgd_regressor(batch_size=10, record_batches=True, max_iter=2).fit(X, y)
+    for record in reg.history_:
+        assert len(record["batch_losses"]) == 4
+        np.testing.assert_allclose(np.mean(record["batch_losses"]), record["loss"], rtol=1e-12)
+
+
+def test_dropout_is_seeded_changes_training_and_is_off_when_predicting():
+    X, y = make_blobs(n_samples=150, centers=3, random_state=0)
+    params = dict(hidden_layer_sizes=(16, 16), max_iter=5, tol=None, random_state=0)
+    first = MiniBatchMLPClassifier(dropout=0.3, **params).fit(X, y)
+    second = MiniBatchMLPClassifier(dropout=[0.3, 0.3], **params).fit(X, y)
+    without = MiniBatchMLPClassifier(**params).fit(X, y)
+    np.testing.assert_array_equal(first.coefs_[0], second.coefs_[0])
+    assert not np.array_equal(first.coefs_[0], without.coefs_[0])
+    np.testing.assert_array_equal(first.predict_proba(X), first.predict_proba(X))
+    with pytest.raises(ValueError, match="dropout"):
+        MiniBatchMLPClassifier(dropout=[0.1, 0.2, 0.3], **params).fit(X, y)
+
+
+def test_balanced_class_weight_lifts_the_minority_class():
+    X, y = make_classification(
+        n_samples=600, weights=[0.95], flip_y=0, class_sep=0.5, random_state=0
+    )
+    params = dict(hidden_layer_sizes=(), max_iter=30, tol=None, random_state=0)
+    plain = MiniBatchMLPClassifier(**params).fit(X, y)
+    balanced = MiniBatchMLPClassifier(class_weight="balanced", **params).fit(X, y)
+    assert recall_score(y, balanced.predict(X)) > recall_score(y, plain.predict(X)) + 0.1
+    with pytest.raises(ValueError, match="partial_fit"):
+        MiniBatchMLPClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
+
+
+def test_verbose_prints_one_keras_like_line_per_epoch(capsys):
+    X, y = make_blobs(n_samples=60, centers=2, random_state=0)
+    MiniBatchMLPClassifier((4,), batch_size=16, max_iter=3, tol=None, verbose=1).fit(
+        X, y, validation_data=(X, y)
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[1].startswith("Epoch 2/3 - 4 updates - loss ")
+    assert " - val_loss " in lines[1] and lines[1].endswith(" s")
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "elu"])
+def test_new_activations_train(activation):
+    X, y = make_blobs(n_samples=150, centers=3, random_state=0)
+    clf = MiniBatchMLPClassifier(
+        (10,), activation=activation, learning_rate_init=0.01, max_iter=50, random_state=0
+    ).fit(X, y)
+    assert clf.score(X, y) > 0.9
