@@ -363,8 +363,8 @@ _ATTRIBUTES_DOC = """
         Best validation score, when validating.
     history_ : History
         One record per epoch with its ``epoch``, ``loss``, ``batch_size``, ``n_updates``,
-        ``n_samples`` (rows trained on), ``learning_rate`` and ``seconds`` (and ``val_loss``, ``val_score`` when validating);
-        ``history_["loss"]`` lists one key.
+        ``n_samples`` (rows trained on), ``learning_rate`` and ``seconds`` (and ``val_loss``,
+        ``val_score`` when validating); ``history_["loss"]`` lists one key.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str

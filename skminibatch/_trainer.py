@@ -163,8 +163,10 @@ def train(
         history.append(record)
         _report(record, last_epoch, config.verbose)
         if stopper is not None and stopper.should_stop(record, state.theta):
-            status = "converged"
-            break
+            if not _lowers_rate_instead(config, state, epoch, history, learning_rates):
+                status = "converged"
+                break
+            stopper.n_without_improvement = 0
         if on_epoch_end is not None and on_epoch_end(record):
             status = "stopped"
             break
@@ -173,6 +175,16 @@ def train(
     if stopper is not None:
         stopper.restore(state.theta)
     return status
+
+
+def _lowers_rate_instead(config, state, epoch, history, learning_rates):
+    """scikit-learn's 'adaptive' rule: on a plateau a plateau-driven schedule lowers the
+    learning rate instead of training stopping, until the rate is at most 1e-6."""
+    if not getattr(config.schedule, "reduces_on_plateau", False) or learning_rates[-1] <= 1e-6:
+        return False
+    step = np.array([state.n_updates], dtype=np.int64)
+    next_rate = config.learning_rate * config.schedule.multipliers(step, epoch + 1, history)[0]
+    return next_rate < learning_rates[-1]
 
 
 def _allocate(layer_sizes, rows, X, Y, theta):

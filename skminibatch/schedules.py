@@ -584,8 +584,10 @@ class OneCycle(_LearningRateSchedule):
         start = np.where(rising, initial, 1.0)
         end = np.where(rising, 1.0, final)
         if self.anneal == "cos":
-            return end + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1)
-        return (end - start) * pct + start
+            values = end + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1)
+        else:
+            values = (end - start) * pct + start
+        return np.clip(values, final, 1.0)  # only rounding can take them out
 
 
 class ReduceOnPlateau(_LearningRateSchedule):
@@ -632,6 +634,10 @@ class ReduceOnPlateau(_LearningRateSchedule):
     >>> ReduceOnPlateau(patience=2).multipliers([40, 41], epoch=4, history=history)
     array([1., 1.])
     """
+
+    # The trainer reads this: a plateau lowers the rate instead of stopping training, until
+    # the rate is at most 1e-6 (scikit-learn's rule).
+    reduces_on_plateau = True
 
     def __init__(self, factor=0.2, patience=1, threshold=1e-4, monitor="auto", min_multiplier=0.0):
         self.factor = factor

@@ -269,3 +269,23 @@ def test_new_activations_train(activation):
         (10,), activation=activation, learning_rate_init=0.01, max_iter=50, random_state=0
     ).fit(X, y)
     assert clf.score(X, y) > 0.9
+
+
+def test_adaptive_divides_the_rate_by_five_on_plateaus_and_stops_below_1e_6():
+    """scikit-learn's 'adaptive': a plateau divides the rate by 5 instead of stopping, and
+    training stops at a plateau once the rate is at most 1e-6."""
+    X, y = linear_problem(n=200)
+    reg = MiniBatchRegressor(
+        (10,),
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.1,
+        n_iter_no_change=2,
+        batch_size=20,
+        max_iter=500,
+        random_state=0,
+    )
+    reg.fit(X, y)
+    rates = sorted(set(reg.history_["learning_rate"]), reverse=True)
+    np.testing.assert_allclose(rates, 0.1 * 0.2 ** np.arange(len(rates)), rtol=1e-12)
+    assert rates[-2] > 1e-6 >= rates[-1] and reg.n_iter_ < 500
