@@ -16,11 +16,12 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
 from . import _kernels, _network, _validation
+from ._callbacks import CallbackSupportMixin, EpochCallbacks, with_callbacks
 from ._history import History
 from ._trainer import Stopper, TrainingState, train
 
 
-class _BaseMiniBatchMLP(BaseEstimator):
+class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
     """Everything the classifier and the regressor share; see their docstrings.
 
     Subclasses define ``__init__`` (their full signature, as scikit-learn's ``get_params``
@@ -33,6 +34,7 @@ class _BaseMiniBatchMLP(BaseEstimator):
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
 
+    @with_callbacks
     def _fit(
         self,
         X,
@@ -46,6 +48,7 @@ class _BaseMiniBatchMLP(BaseEstimator):
         validation_data=None,
     ):
         _validation.check_params(self)
+        given = {"X": X, "y": y, "sample_weight": sample_weight}  # what the callbacks see
         hidden_layer_sizes = _validation.hidden_layer_sizes_tuple(self.hidden_layer_sizes)
         given_init = coefs_init is not None or intercepts_init is not None
         fresh = not hasattr(self, "coefs_") or not (incremental or self.warm_start) or given_init
@@ -79,6 +82,9 @@ class _BaseMiniBatchMLP(BaseEstimator):
             stopper = Stopper(self.monitor, self.tol, self.n_iter_no_change, restore_best=True)
         else:
             stopper = Stopper("loss", self.tol, self.n_iter_no_change)
+        max_epochs = 1 if incremental else self.max_iter
+        callbacks = self._epoch_callbacks(state, layer_sizes, given)
+        callbacks.on_fit_begin(max_epochs)
         status = train(
             X,
             Y,
@@ -89,10 +95,11 @@ class _BaseMiniBatchMLP(BaseEstimator):
             self._random_state,
             incremental=incremental,
             history=self.history_,
-            max_epochs=1 if incremental else self.max_iter,
+            max_epochs=max_epochs,
             stopper=stopper,
             evaluate=evaluate,
-            on_epoch_end=self._callback_runner(state, layer_sizes),
+            on_epoch_begin=callbacks.on_epoch_begin,
+            on_epoch_end=callbacks.on_epoch_end,
         )
         self._store_state(state, layer_sizes)
         if status == "max_iter" and not incremental and self.tol is not None:
@@ -100,8 +107,9 @@ class _BaseMiniBatchMLP(BaseEstimator):
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
                 f"optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
+        callbacks.on_fit_end()
         return self
 
     def _initial_state(self, fresh, given_init, coefs_init, intercepts_init, layer_sizes, dtype):
@@ -200,18 +208,15 @@ class _BaseMiniBatchMLP(BaseEstimator):
 
         return evaluate
 
-    def _callback_runner(self, state, layer_sizes):
-        """``on_epoch_end(record)`` for the trainer: every callback sees the estimator with
-        the current weights; any of them returning True stops training."""
-        callbacks = list(self.callbacks or [])
-        if not callbacks:
-            return None
+    def _epoch_callbacks(self, state, layer_sizes, given):
+        """The ``callbacks`` and scikit-learn's callbacks (``set_callbacks``) behind the one
+        interface the trainer calls: each callback sees the current weights."""
 
-        def on_epoch_end(record):
-            self.coefs_, self.intercepts_ = _network.unpack(state.theta, layer_sizes)
-            return any([bool(callback.on_epoch_end(self, record)) for callback in callbacks])
+        def fitted_attributes():
+            coefs, intercepts = _network.unpack(state.theta, layer_sizes)  # copies
+            return {"coefs_": coefs, "intercepts_": intercepts}
 
-        return on_epoch_end
+        return EpochCallbacks(self, self.callbacks, **given, fitted_attributes=fitted_attributes)
 
     def _class_weights(self, y, incremental):
         return None
@@ -326,7 +331,11 @@ default='glorot_uniform'
         Record every batch's loss in the history (``history_[epoch]["batch_losses"]``).
     callbacks : list or None, default=None
         Objects with ``on_epoch_end(estimator, record)``, called after every epoch with the
-        estimator holding the current weights; returning True stops training.
+        estimator holding the current weights; returning True stops training. As a parameter,
+        the list is deep-copied by ``clone`` (in ``GridSearchCV`` each fit has its own copies)
+        and pickled with the estimator. scikit-learn's callbacks (``ProgressBar``,
+        ``ScoringMonitor``, scikit-learn >= 1.9) are registered with ``set_callbacks``; they
+        see one task per ``fit`` or ``partial_fit`` call, with one subtask per epoch.
     on_divergence : {'warn', 'raise'}, default='warn'
         When the loss or weights stop being finite, training stops, the weights of the last
         finite epoch are kept, and a ``DivergenceWarning`` is issued or a ``DivergenceError``

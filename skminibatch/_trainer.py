@@ -95,6 +95,7 @@ def train(
     max_epochs=1,
     stopper=None,
     evaluate=None,
+    on_epoch_begin=None,
     on_epoch_end=None,
 ):
     """Run up to ``max_epochs`` epochs over (X, Y), appending one record per epoch to ``history``.
@@ -102,8 +103,9 @@ def train(
     X, Y and sample_weight are C-contiguous arrays of the parameters' dtype; ``state`` is
     updated in place. ``incremental`` marks a ``partial_fit`` call: a batch size larger than the
     data is then one partial batch rather than clipped with a warning. ``evaluate(theta)``, when
-    given, returns the validation loss and score recorded each epoch; ``on_epoch_end(record)``
-    may return True to stop.
+    given, returns the validation loss and score recorded each epoch. ``on_epoch_begin()`` is
+    called before each epoch and ``on_epoch_end(record)`` after each finished one (before the
+    stopper, so that it sees every record); it may return True to stop.
 
     Returns ``"converged"`` when ``stopper`` stopped training, ``"stopped"`` when
     ``on_epoch_end`` did, ``"diverged"`` when the loss or the weights stopped being finite (the
@@ -115,6 +117,8 @@ def train(
     workspace_rows, status = 0, "max_iter"
     last_epoch = len(history) + max_epochs
     for _ in range(max_epochs):
+        if on_epoch_begin is not None:
+            on_epoch_begin()
         started = time.perf_counter()
         epoch = len(history)
         batch_size = epoch_batch_size(
@@ -162,14 +166,14 @@ def train(
         record["seconds"] = time.perf_counter() - started
         history.append(record)
         _report(record, last_epoch, config.verbose)
+        if on_epoch_end is not None and on_epoch_end(record):
+            status = "stopped"
+            break
         if stopper is not None and stopper.should_stop(record, state.theta):
             if not _lowers_rate_instead(config, state, epoch, history, learning_rates):
                 status = "converged"
                 break
             stopper.n_without_improvement = 0
-        if on_epoch_end is not None and on_epoch_end(record):
-            status = "stopped"
-            break
     if config.verbose >= 2 and sys.stdout.isatty():
         print()
     if stopper is not None:
@@ -232,4 +236,4 @@ def _diverged(epoch, config, batch_size):
     )
     if config.on_divergence == "raise":
         raise DivergenceError(message)
-    warnings.warn(message, DivergenceWarning, stacklevel=4)
+    warnings.warn(message, DivergenceWarning, stacklevel=5)
