@@ -2,6 +2,7 @@
 descent, with every batch's work in compiled code."""
 
 from . import schedules
+from ._advisor import NoiseScaleMonitor, gradient_noise_scale, suggest_batch_size
 from ._estimators import MiniBatchMLPClassifier, MiniBatchRegressor
 from ._history import History
 from ._trainer import DivergenceError, DivergenceWarning
@@ -14,6 +15,9 @@ __all__ = [
     "History",
     "MiniBatchMLPClassifier",
     "MiniBatchRegressor",
+    "NoiseScaleMonitor",
     "__version__",
+    "gradient_noise_scale",
     "schedules",
+    "suggest_batch_size",
 ]

@@ -380,8 +380,15 @@ def _input_delta(D, W, D_in):
 
 
 @jit
-def _chunk_gradient(A0, Yb, swb, scale, theta, layout, hyper, dropout, rng_state, ws, grad):
-    """``sum_i w_i l_i`` over the rows of A0; its gradient times ``scale`` written to ``grad``."""
+def _chunk_gradient(
+    A0, Yb, swb, scale, theta, layout, hyper, dropout, rng_state, ws, grad, sq_norms
+):
+    """``sum_i w_i l_i`` over the rows of A0; its gradient times ``scale`` written to ``grad``.
+
+    When ``sq_norms`` is not empty, ``sq_norms[i]`` receives the squared norm of sample i's
+    gradient (times ``scale**2``): its weight gradient in a layer is ``outer(a_i, delta_i)``,
+    of squared norm ``|a_i|^2 |delta_i|^2``, and its bias gradient is ``delta_i``.
+    """
     n_rows = A0.shape[0]
     sizes = layout.sizes
     last = sizes.size - 2
@@ -395,6 +402,15 @@ def _chunk_gradient(A0, Yb, swb, scale, theta, layout, hyper, dropout, rng_state
         D = _matrix(ws.deltas, layout.act_offsets[layer], n_rows, n_out)
         A = A0 if layer == 0 else _matrix(ws.acts, layout.act_offsets[layer - 1], n_rows, n_in)
         _weight_gradient(A, D, _matrix(grad, layout.weight_offsets[layer], n_in, n_out))
+        if sq_norms.size:
+            for i in range(n_rows):
+                a_sq = 1.0
+                for k in range(n_in):
+                    a_sq += A[i, k] * A[i, k]
+                d_sq = 0.0
+                for j in range(n_out):
+                    d_sq += D[i, j] * D[i, j]
+                sq_norms[i] += a_sq * d_sq
         bias_grad = grad[layout.bias_offsets[layer] : layout.bias_offsets[layer] + n_out]
         bias_grad[:] = 0.0
         for i in range(n_rows):
@@ -411,7 +427,19 @@ def _chunk_gradient(A0, Yb, swb, scale, theta, layout, hyper, dropout, rng_state
 
 @jit
 def batch_gradient(
-    X, Y, sample_weight, rows, scale, accumulate, theta, layout, hyper, dropout, rng_state, ws
+    X,
+    Y,
+    sample_weight,
+    rows,
+    scale,
+    accumulate,
+    theta,
+    layout,
+    hyper,
+    dropout,
+    rng_state,
+    ws,
+    sq_norms,
 ):
     """``sum_i w_i l_i`` over X's ``rows``; its gradient times ``scale`` written to ``ws.grad``,
     or added to it when ``accumulate``.
@@ -424,7 +452,8 @@ def batch_gradient(
     backward ``CHUNK_ROWS`` at a time, the gradients of later chunks summed through
     ``ws.chunk_grad``: a full batch needs no more memory than a chunk, and its activations stay
     in cache. The buffers and ``layout`` are made once per epoch for ``min(n_rows,
-    CHUNK_ROWS)`` rows, so that no batch allocates.
+    CHUNK_ROWS)`` rows, so that no batch allocates. ``sq_norms``: see :func:`_chunk_gradient`
+    (one entry per row, or empty).
     """
     n_rows = rows.size
     n_features = X.shape[1]
@@ -447,6 +476,7 @@ def batch_gradient(
             rng_state,
             ws,
             ws.chunk_grad if add else ws.grad,
+            sq_norms[start : start + m] if sq_norms.size else sq_norms,
         )
         if add:
             for p in range(ws.grad.size):
@@ -579,6 +609,7 @@ def train_epoch(
     and whether it stopped on a non-finite value.
     """
     n = order.size
+    no_norms = np.empty(0, theta.dtype)
     n_batches = n // batch_size if hyper.drop_last else (n + batch_size - 1) // batch_size
     accumulate = hyper.accumulate
     n_updates = (n_batches + accumulate - 1) // accumulate
@@ -605,6 +636,7 @@ def train_epoch(
                 dropout,
                 rng_state,
                 ws,
+                no_norms,
             )
             if not math.isfinite(loss_sum):
                 return objective_sum, n_rows_used, step, True

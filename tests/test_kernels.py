@@ -87,6 +87,7 @@ def objective_and_gradient(theta, layer_sizes, X, Y, sample_weight, hyper, dropo
         np.full(layer_sizes.size - 2, dropout),
         np.array([seed], np.uint64),
         ws,
+        np.empty(0, dtype),
     )
     penalty = _kernels.add_penalty(theta, ws.grad, layout, hyper.alpha, hyper.l1_ratio)
     return loss_sum / n_rows + penalty, ws.grad.copy()
