@@ -99,7 +99,7 @@ def gradient_noise_scale(
     rng = check_random_state(random_state)
     if max_samples is not None and X.shape[0] > max_samples:
         rows = np.sort(rng.choice(X.shape[0], max_samples, replace=False))
-        X = _validation.read_only(X[rows], dtype)
+        X = _validation.canonical_rows(X[rows], dtype)
         y = y[rows]
         sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
     n = X.shape[0]
@@ -113,6 +113,7 @@ def gradient_noise_scale(
     config = _validation.training_config(estimator, estimator._loss, layer_sizes.size - 2, dtype)
     no_dropout = np.zeros(layer_sizes.size - 2)
     no_rng = np.zeros(1, np.uint64)
+    X = _validation.kernel_rows(X)
 
     def mean_gradient(rows, sq_norms):
         layout, workspace = _allocate(

@@ -86,7 +86,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         callbacks = self._epoch_callbacks(state, layer_sizes, given)
         callbacks.on_fit_begin(max_epochs)
         status = train(
-            X,
+            _validation.kernel_rows(X),
             Y,
             sample_weight,
             layer_sizes,
@@ -171,10 +171,10 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             stratify=stratify,
         )
         return (
-            _validation.read_only(X, X.dtype),
+            _validation.canonical_rows(X, X.dtype),
             y,
             _validation.read_only(weights, weights.dtype),
-            (_validation.read_only(X_val, X_val.dtype), y_val, weights_val),
+            (_validation.canonical_rows(X_val, X_val.dtype), y_val, weights_val),
         )
 
     def _evaluator(self, validation, layer_sizes, config):
@@ -186,10 +186,11 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         hyper = config.hyperparameters
         layout = _kernels.make_layout(layer_sizes, 1)[0]
         outputs = np.empty((X_val.shape[0], layer_sizes[-1]), X_val.dtype)
+        rows = _validation.kernel_rows(X_val)
 
         def evaluate(theta):
             loss_sum = _kernels.forward_outputs(
-                X_val,
+                rows,
                 Y_val,
                 weights,
                 theta,
@@ -231,7 +232,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         no_targets = _validation.read_only(np.empty((0, layer_sizes[-1])), X.dtype)
         no_weights = _validation.read_only(np.empty(0), X.dtype)
         _kernels.forward_outputs(
-            X,
+            _validation.kernel_rows(X),
             no_targets,
             no_weights,
             theta,
@@ -596,6 +597,7 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -722,4 +724,5 @@ class MiniBatchRegressor(RegressorMixin, _BaseMiniBatchMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags

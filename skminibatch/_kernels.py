@@ -18,6 +18,8 @@ from collections import namedtuple
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 # Never ``fastmath=True``: it lets LLVM assume no NaN or inf, and the divergence check would pass.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -52,7 +54,8 @@ if not CACHE:
         stacklevel=2,
     )
 
-jit = numba.njit(cache=CACHE, nogil=True, fastmath=FASTMATH)
+JIT_OPTIONS = {"cache": CACHE, "nogil": True, "fastmath": FASTMATH}
+jit = numba.njit(**JIT_OPTIONS)
 
 ACTIVATIONS = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3, "leaky_relu": 4, "elu": 5}
 IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU = 0, 1, 2, 3, 4, 5
@@ -104,6 +107,21 @@ Hyperparameters = namedtuple(
 )
 # Where each layer's parameters and outputs live in the flat vectors (see parameter_layout).
 Layout = namedtuple("Layout", ["sizes", "weight_offsets", "bias_offsets", "act_offsets"])
+
+
+class SparseRows(namedtuple("SparseRows", ["data", "indices", "indptr", "n_cols"])):
+    """Rows in CSR form (a scipy CSR matrix's arrays, indices as int64): sparse X is passed to
+    the kernels so, and never densified. The input layer's product and weight gradient, and
+    the gathering of batch rows, have a dense and a sparse version (see ``_by_input_type``);
+    every other layer is dense."""
+
+    __slots__ = ()
+
+    @property
+    def shape(self):
+        return (self.indptr.size - 1, self.n_cols)
+
+
 # Buffers the trainer allocates once per call, for up to ``chunk_rows`` rows.
 Workspace = namedtuple(
     "Workspace", ["Xb", "Yb", "swb", "acts", "deltas", "masks", "grad", "chunk_grad"]
@@ -163,7 +181,7 @@ def _matrix(buffer, offset, n_rows, n_cols):
 
 
 @jit
-def _affine(A, W, b, Z):
+def _dense_affine(A, W, b, Z):
     """Z = A @ W + b."""
     n_rows, n_in = A.shape
     n_out = W.shape[1]
@@ -183,14 +201,158 @@ def _affine(A, W, b, Z):
 
 
 @jit
+def _sparse_affine(A, W, b, Z):
+    """Z = A @ W + b for CSR rows A: each stored value adds a row of W."""
+    for i in range(A.indptr.size - 1):
+        for j in range(W.shape[1]):
+            Z[i, j] = b[j]
+        for p in range(A.indptr[i], A.indptr[i + 1]):
+            a = A.data[p]
+            k = A.indices[p]
+            for j in range(W.shape[1]):
+                Z[i, j] += a * W[k, j]
+
+
+@jit
+def _dense_weight_gradient(A, D, G):
+    """G = A.T @ D."""
+    n_rows, n_in = A.shape
+    n_out = D.shape[1]
+    if n_rows >= GEMM_MIN_ROWS:
+        np.dot(A.T, D, G)
+    else:
+        G[:, :] = 0.0
+        for i in range(n_rows):
+            for k in range(n_in):
+                a = A[i, k]
+                for j in range(n_out):
+                    G[k, j] += a * D[i, j]
+
+
+@jit
+def _sparse_weight_gradient(A, D, G):
+    """G = A.T @ D for CSR rows A."""
+    G[:, :] = 0.0
+    for i in range(A.indptr.size - 1):
+        for p in range(A.indptr[i], A.indptr[i + 1]):
+            a = A.data[p]
+            k = A.indices[p]
+            for j in range(D.shape[1]):
+                G[k, j] += a * D[i, j]
+
+
+@jit
+def _dense_row_squared_norm(A, i):
+    total = 0.0
+    for k in range(A.shape[1]):
+        total += A[i, k] * A[i, k]
+    return total
+
+
+@jit
+def _sparse_row_squared_norm(A, i):
+    total = 0.0
+    for p in range(A.indptr[i], A.indptr[i + 1]):
+        total += A.data[p] * A.data[p]
+    return total
+
+
+@jit
+def _dense_gather_inputs(X, rows, Xb):
+    """Copy the given rows of X to the first rows of the flat buffer Xb."""
+    n_features = X.shape[1]
+    for r in range(rows.size):
+        for j in range(n_features):
+            Xb[r * n_features + j] = X[rows[r], j]
+
+
+@jit
+def _sparse_gather_inputs(X, rows, Xb):
+    """Copy the given CSR rows of X to the first rows of the CSR buffer Xb."""
+    position = 0
+    Xb.indptr[0] = 0
+    for r in range(rows.size):
+        for p in range(X.indptr[rows[r]], X.indptr[rows[r] + 1]):
+            Xb.data[position] = X.data[p]
+            Xb.indices[position] = X.indices[p]
+            position += 1
+        Xb.indptr[r + 1] = position
+
+
+@jit
+def _dense_input_rows(X, Xb, n_rows):
+    """The first ``n_rows`` gathered rows of Xb, as a matrix."""
+    return _matrix(Xb, 0, n_rows, X.shape[1])
+
+
+@jit
+def _sparse_input_rows(X, Xb, n_rows):
+    """The first ``n_rows`` gathered rows of Xb, as CSR rows."""
+    return SparseRows(Xb.data, Xb.indices, Xb.indptr[: n_rows + 1], Xb.n_cols)
+
+
+@jit
+def _dense_n_rows(A):
+    return A.shape[0]
+
+
+@jit
+def _sparse_n_rows(A):
+    return A.indptr.size - 1
+
+
+@jit
+def _dense_input_buffer(X, n_rows, template):
+    """A buffer for ``n_rows`` gathered rows of X, of ``template``'s dtype."""
+    return np.empty(n_rows * X.shape[1], template.dtype)
+
+
+@jit
+def _sparse_input_buffer(X, n_rows, template):
+    """A CSR buffer for any ``n_rows`` gathered rows of X, of ``template``'s dtype."""
+    most = 0
+    for i in range(X.indptr.size - 1):
+        most = max(most, X.indptr[i + 1] - X.indptr[i])
+    return SparseRows(
+        np.empty(n_rows * most, template.dtype),
+        np.empty(n_rows * most, np.int64),
+        np.zeros(n_rows + 1, np.int64),
+        X.n_cols,
+    )
+
+
+def _by_input_type(dense, sparse):
+    """One function that runs ``dense`` on arrays and ``sparse`` on :class:`SparseRows`, in
+    compiled code (chosen at compile time, by type) and in plain Python alike."""
+
+    def dispatch(A, *args):
+        return (sparse if isinstance(A, SparseRows) else dense)(A, *args)
+
+    @overload(dispatch, jit_options=JIT_OPTIONS)
+    def _typed(A, *args):
+        chosen = sparse if isinstance(A, types.BaseNamedTuple) else dense
+        return lambda A, *args: chosen(A, *args)
+
+    dispatch.__name__ = dispatch.__qualname__ = dense.__name__.replace("_dense", "")
+    return dispatch
+
+
+_affine = _by_input_type(_dense_affine, _sparse_affine)
+_weight_gradient = _by_input_type(_dense_weight_gradient, _sparse_weight_gradient)
+_row_squared_norm = _by_input_type(_dense_row_squared_norm, _sparse_row_squared_norm)
+_gather_inputs = _by_input_type(_dense_gather_inputs, _sparse_gather_inputs)
+_input_rows = _by_input_type(_dense_input_rows, _sparse_input_rows)
+_n_rows = _by_input_type(_dense_n_rows, _sparse_n_rows)
+input_buffer = _by_input_type(_dense_input_buffer, _sparse_input_buffer)
+
+
+@jit
 def _gather(X, Y, sample_weight, rows, Xb, Yb, swb):
     """Copy the given rows of X, Y and sample_weight to the first rows of the batch buffers."""
-    n_features = X.shape[1]
+    _gather_inputs(X, rows, Xb)
     n_outputs = Y.shape[1]
     for r in range(rows.size):
         i = rows[r]
-        for j in range(n_features):
-            Xb[r * n_features + j] = X[i, j]
         for j in range(n_outputs):
             Yb[r * n_outputs + j] = Y[i, j]
         swb[r] = sample_weight[i]
@@ -284,21 +446,26 @@ def _forward(A0, theta, layout, activation, dropout, rng_state, acts, masks):
     layer the logits (pre-activation output): losses are computed from logits so that they are
     stable for large values.
     """
-    n_rows = A0.shape[0]
-    sizes = layout.sizes
-    n_layers = sizes.size - 1
-    A = A0
-    for layer in range(n_layers):
-        n_in = sizes[layer]
-        n_out = sizes[layer + 1]
-        W = _matrix(theta, layout.weight_offsets[layer], n_in, n_out)
-        b = theta[layout.bias_offsets[layer] : layout.bias_offsets[layer] + n_out]
-        Z = _matrix(acts, layout.act_offsets[layer], n_rows, n_out)
-        _affine(A, W, b, Z)
-        if layer < n_layers - 1:
-            mask = _matrix(masks, layout.act_offsets[layer], n_rows, n_out)
-            _activate(Z, activation, dropout[layer], mask, rng_state)
-        A = Z
+    n_layers = layout.sizes.size - 1
+    A = _layer_forward(A0, 0, theta, layout, activation, dropout, rng_state, acts, masks)
+    for layer in range(1, n_layers):
+        A = _layer_forward(A, layer, theta, layout, activation, dropout, rng_state, acts, masks)
+
+
+@jit
+def _layer_forward(A, layer, theta, layout, activation, dropout, rng_state, acts, masks):
+    """One layer's output for the input rows A (dense, or CSR for the input layer)."""
+    n_rows = _n_rows(A)
+    n_in = layout.sizes[layer]
+    n_out = layout.sizes[layer + 1]
+    W = _matrix(theta, layout.weight_offsets[layer], n_in, n_out)
+    b = theta[layout.bias_offsets[layer] : layout.bias_offsets[layer] + n_out]
+    Z = _matrix(acts, layout.act_offsets[layer], n_rows, n_out)
+    _affine(A, W, b, Z)
+    if layer < layout.sizes.size - 2:
+        mask = _matrix(masks, layout.act_offsets[layer], n_rows, n_out)
+        _activate(Z, activation, dropout[layer], mask, rng_state)
+    return Z
 
 
 @jit
@@ -348,22 +515,6 @@ def _loss_and_output_delta(Z, Y, swb, loss, huber_delta, scale, D):
 
 
 @jit
-def _weight_gradient(A, D, G):
-    """G = A.T @ D."""
-    n_rows, n_in = A.shape
-    n_out = D.shape[1]
-    if n_rows >= GEMM_MIN_ROWS:
-        np.dot(A.T, D, G)
-    else:
-        G[:, :] = 0.0
-        for i in range(n_rows):
-            for k in range(n_in):
-                a = A[i, k]
-                for j in range(n_out):
-                    G[k, j] += a * D[i, j]
-
-
-@jit
 def _input_delta(D, W, D_in):
     """D_in = D @ W.T."""
     n_rows, n_out = D.shape
@@ -389,40 +540,46 @@ def _chunk_gradient(
     gradient (times ``scale**2``): its weight gradient in a layer is ``outer(a_i, delta_i)``,
     of squared norm ``|a_i|^2 |delta_i|^2``, and its bias gradient is ``delta_i``.
     """
-    n_rows = A0.shape[0]
+    n_rows = _n_rows(A0)
     sizes = layout.sizes
     last = sizes.size - 2
     _forward(A0, theta, layout, hyper.activation, dropout, rng_state, ws.acts, ws.masks)
     Z = _matrix(ws.acts, layout.act_offsets[last], n_rows, sizes[last + 1])
     D = _matrix(ws.deltas, layout.act_offsets[last], n_rows, sizes[last + 1])
     loss_sum = _loss_and_output_delta(Z, Yb, swb, hyper.loss, hyper.huber_delta, scale, D)
-    for layer in range(last, -1, -1):
+    for layer in range(last, 0, -1):
         n_in = sizes[layer]
-        n_out = sizes[layer + 1]
-        D = _matrix(ws.deltas, layout.act_offsets[layer], n_rows, n_out)
-        A = A0 if layer == 0 else _matrix(ws.acts, layout.act_offsets[layer - 1], n_rows, n_in)
-        _weight_gradient(A, D, _matrix(grad, layout.weight_offsets[layer], n_in, n_out))
-        if sq_norms.size:
-            for i in range(n_rows):
-                a_sq = 1.0
-                for k in range(n_in):
-                    a_sq += A[i, k] * A[i, k]
-                d_sq = 0.0
-                for j in range(n_out):
-                    d_sq += D[i, j] * D[i, j]
-                sq_norms[i] += a_sq * d_sq
-        bias_grad = grad[layout.bias_offsets[layer] : layout.bias_offsets[layer] + n_out]
-        bias_grad[:] = 0.0
-        for i in range(n_rows):
-            for j in range(n_out):
-                bias_grad[j] += D[i, j]
-        if layer > 0:
-            W = _matrix(theta, layout.weight_offsets[layer], n_in, n_out)
-            D_in = _matrix(ws.deltas, layout.act_offsets[layer - 1], n_rows, n_in)
-            _input_delta(D, W, D_in)
-            mask = _matrix(ws.masks, layout.act_offsets[layer - 1], n_rows, n_in)
-            _multiply_by_derivative(D_in, A, hyper.activation, dropout[layer - 1], mask)
+        D = _matrix(ws.deltas, layout.act_offsets[layer], n_rows, sizes[layer + 1])
+        A = _matrix(ws.acts, layout.act_offsets[layer - 1], n_rows, n_in)
+        _layer_gradient(A, D, layer, layout, grad, sq_norms)
+        W = _matrix(theta, layout.weight_offsets[layer], n_in, sizes[layer + 1])
+        D_in = _matrix(ws.deltas, layout.act_offsets[layer - 1], n_rows, n_in)
+        _input_delta(D, W, D_in)
+        mask = _matrix(ws.masks, layout.act_offsets[layer - 1], n_rows, n_in)
+        _multiply_by_derivative(D_in, A, hyper.activation, dropout[layer - 1], mask)
+    D = _matrix(ws.deltas, layout.act_offsets[0], n_rows, sizes[1])
+    _layer_gradient(A0, D, 0, layout, grad, sq_norms)
     return loss_sum
+
+
+@jit
+def _layer_gradient(A, D, layer, layout, grad, sq_norms):
+    """A layer's weight and bias gradients from its input rows A and output deltas D; adds
+    each sample's ``|a_i|^2 |delta_i|^2`` (plus ``|delta_i|^2``, the bias) to ``sq_norms``."""
+    n_rows, n_out = D.shape
+    n_in = layout.sizes[layer]
+    _weight_gradient(A, D, _matrix(grad, layout.weight_offsets[layer], n_in, n_out))
+    bias_grad = grad[layout.bias_offsets[layer] : layout.bias_offsets[layer] + n_out]
+    bias_grad[:] = 0.0
+    for i in range(n_rows):
+        for j in range(n_out):
+            bias_grad[j] += D[i, j]
+    if sq_norms.size:
+        for i in range(n_rows):
+            d_sq = 0.0
+            for j in range(n_out):
+                d_sq += D[i, j] * D[i, j]
+            sq_norms[i] += (1.0 + _row_squared_norm(A, i)) * d_sq
 
 
 @jit
@@ -456,7 +613,6 @@ def batch_gradient(
     (one entry per row, or empty).
     """
     n_rows = rows.size
-    n_features = X.shape[1]
     n_outputs = Y.shape[1]
     loss_sum = 0.0
     for start in range(0, n_rows, CHUNK_ROWS):
@@ -465,7 +621,7 @@ def batch_gradient(
         _gather(X, Y, sample_weight, chunk, ws.Xb, ws.Yb, ws.swb)
         add = accumulate or start > 0
         loss_sum += _chunk_gradient(
-            _matrix(ws.Xb, 0, m, n_features),
+            _input_rows(X, ws.Xb, m),
             _matrix(ws.Yb, 0, m, n_outputs),
             ws.swb[:m],
             scale,
@@ -670,7 +826,7 @@ def forward_outputs(X, Y, sample_weight, theta, layer_sizes, activation, loss, h
 
     Rows are processed in chunks of ``CHUNK_ROWS`` so memory stays bounded. No dropout.
     """
-    n, n_features = X.shape
+    n = _n_rows(X)
     n_outputs = out.shape[1]
     n_layers = layer_sizes.size - 1
     chunk = min(n, CHUNK_ROWS)
@@ -678,7 +834,7 @@ def forward_outputs(X, Y, sample_weight, theta, layer_sizes, activation, loss, h
     act_offsets, act_size = activation_layout(layer_sizes, chunk)
     layout = Layout(layer_sizes, weight_offsets, bias_offsets, act_offsets)
     acts = np.empty(act_size, theta.dtype)
-    Xb = np.empty(chunk * n_features, theta.dtype)
+    Xb = input_buffer(X, chunk, theta)
     scratch = np.empty((chunk, n_outputs), theta.dtype)
     no_dropout = np.zeros(n_layers, np.float64)
     no_rng = np.zeros(1, np.uint64)
@@ -686,10 +842,8 @@ def forward_outputs(X, Y, sample_weight, theta, layer_sizes, activation, loss, h
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         n_rows = stop - start
-        for i in range(n_rows):
-            for j in range(n_features):
-                Xb[i * n_features + j] = X[start + i, j]
-        A0 = _matrix(Xb, 0, n_rows, n_features)
+        _gather_inputs(X, np.arange(start, stop), Xb)
+        A0 = _input_rows(X, Xb, n_rows)
         _forward(A0, theta, layout, activation, no_dropout, no_rng, acts, acts)
         Z = _matrix(acts, act_offsets[n_layers - 1], n_rows, n_outputs)
         if Y.shape[0]:

@@ -138,10 +138,22 @@ def train(
         theta_before = state.theta.copy()
         optimizer_state_before = state.optimizer_state.copy()
         objective_sum, n_rows_used, step, diverged = _kernels.train_epoch(
-            X, Y, sample_weight, order, batch_size, state.theta, state.optimizer_state,
-            state.n_updates, learning_rates, layout, hyper, config.dropout, rng_state,
-            workspace, batch_losses,
-        )  # fmt: skip
+            X,
+            Y,
+            sample_weight,
+            order,
+            batch_size,
+            state.theta,
+            state.optimizer_state,
+            state.n_updates,
+            learning_rates,
+            layout,
+            hyper,
+            config.dropout,
+            rng_state,
+            workspace,
+            batch_losses,
+        )
         # A batch's loss is checked before its update; the last update is checked here.
         if diverged or not np.isfinite(state.theta).all():
             state.theta[:] = theta_before
@@ -196,7 +208,7 @@ def _allocate(layer_sizes, rows, X, Y, theta):
     dtype = theta.dtype
     layout, act_size = _kernels.make_layout(layer_sizes, rows)
     workspace = _kernels.Workspace(
-        Xb=np.empty(rows * X.shape[1], dtype),
+        Xb=_kernels.input_buffer(X, rows, theta),
         Yb=np.empty(rows * Y.shape[1], dtype),
         swb=np.empty(rows, dtype),
         acts=np.empty(act_size, dtype),

@@ -9,6 +9,7 @@ and turns strings into the integer codes of :mod:`skminibatch._kernels`.
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -106,10 +107,30 @@ def read_only(array, dtype):
     return view
 
 
+def canonical_rows(X, dtype):
+    """X as ``dtype``: a C-contiguous read-only array, or a CSR matrix if sparse."""
+    return X.tocsr().astype(dtype) if issparse(X) else read_only(X, dtype)
+
+
+def kernel_rows(X):
+    """X as the kernels take it: the array itself, or :class:`SparseRows` (read-only views of
+    the CSR arrays, int64 indices) if sparse."""
+    if not issparse(X):
+        return X
+    return _kernels.SparseRows(
+        read_only(X.data, X.dtype),
+        read_only(X.indices, np.int64),
+        read_only(X.indptr, np.int64),
+        X.shape[1],
+    )
+
+
 def check_X(estimator, X, reset, dtype=None):
-    """Validated X as a canonical array: float64 or float32 (``dtype`` when given)."""
-    X = validate_data(estimator, X, dtype=dtype or FLOAT_DTYPES, reset=reset)
-    return read_only(X, X.dtype)
+    """Validated X: float64 or float32 (``dtype`` when given), dense or CSR."""
+    X = validate_data(
+        estimator, X, accept_sparse=("csr", "csc"), dtype=dtype or FLOAT_DTYPES, reset=reset
+    )
+    return canonical_rows(X, X.dtype)
 
 
 def check_X_y(estimator, X, y, reset, dtype=None, y_numeric=False):
@@ -117,12 +138,13 @@ def check_X_y(estimator, X, y, reset, dtype=None, y_numeric=False):
         estimator,
         X,
         y,
+        accept_sparse=("csr", "csc"),
         dtype=dtype or FLOAT_DTYPES,
         multi_output=True,
         y_numeric=y_numeric,
         reset=reset,
     )
-    return read_only(X, X.dtype), y
+    return canonical_rows(X, X.dtype), y
 
 
 def check_sample_weight(sample_weight, X, factors=None):
