@@ -5,6 +5,7 @@ from . import schedules
 from ._advisor import NoiseScaleMonitor, gradient_noise_scale, suggest_batch_size
 from ._estimators import MiniBatchMLPClassifier, MiniBatchRegressor
 from ._history import History
+from ._streaming import MemmapBlocks, fit_stream
 from ._trainer import DivergenceError, DivergenceWarning
 
 __version__ = "0.1.0"
@@ -13,10 +14,12 @@ __all__ = [
     "DivergenceError",
     "DivergenceWarning",
     "History",
+    "MemmapBlocks",
     "MiniBatchMLPClassifier",
     "MiniBatchRegressor",
     "NoiseScaleMonitor",
     "__version__",
+    "fit_stream",
     "gradient_noise_scale",
     "schedules",
     "suggest_batch_size",
