@@ -662,8 +662,9 @@ class ReduceOnPlateau(_LearningRateSchedule):
         return np.full(steps.shape, multiplier)
 
 
-def as_schedule(learning_rate, power_t=0.5, tol=1e-4, *, n_iter_no_change=10,
-                early_stopping=False):  # fmt: skip
+def as_schedule(
+    learning_rate, power_t=0.5, tol=1e-4, *, n_iter_no_change=10, early_stopping=False
+):
     """A learning-rate schedule from scikit-learn's ``learning_rate`` strings, or as given.
 
     - ``'constant'``: :class:`Constant`;
