@@ -6,6 +6,7 @@ from ._advisor import NoiseScaleMonitor, gradient_noise_scale, suggest_batch_siz
 from ._estimators import MiniBatchMLPClassifier, MiniBatchRegressor
 from ._history import History
 from ._streaming import MemmapBlocks, fit_stream
+from ._sweep import SweepResult, batch_size_sweep
 from ._trainer import DivergenceError, DivergenceWarning
 
 __version__ = "0.1.0"
@@ -18,7 +19,9 @@ __all__ = [
     "MiniBatchMLPClassifier",
     "MiniBatchRegressor",
     "NoiseScaleMonitor",
+    "SweepResult",
     "__version__",
+    "batch_size_sweep",
     "fit_stream",
     "gradient_noise_scale",
     "schedules",

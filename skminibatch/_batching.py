@@ -27,7 +27,7 @@ def epoch_batch_size(batch_size, n_samples, clip, epoch=0, history=()):
             f"Got batch_size={batch_size} larger than the number of samples ({n_samples}); "
             f"it is clipped to {n_samples}, which is batch gradient descent.",
             UserWarning,
-            stacklevel=6,
+            stacklevel=7,
         )
         return n_samples
     return int(batch_size)

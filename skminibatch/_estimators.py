@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _kernels, _network, _validation
 from ._callbacks import CallbackSupportMixin, EpochCallbacks, with_callbacks
 from ._history import History
+from ._streaming import MemmapBlocks, train_passes
 from ._trainer import Stopper, TrainingState, train
 
 
@@ -34,8 +35,14 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
 
+    def _fit(self, X, y, sample_weight, *, incremental, **options):
+        """``fit`` and ``partial_fit``: in memory, or block by block for ``fit`` on a memmap."""
+        if isinstance(X, np.memmap) and not incremental:
+            return self._fit_blocks(X, y, (sample_weight, *options.values()))
+        return self._fit_in_memory(X, y, sample_weight, incremental=incremental, **options)
+
     @with_callbacks
-    def _fit(
+    def _fit_in_memory(
         self,
         X,
         y,
@@ -107,9 +114,43 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
                 f"optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         callbacks.on_fit_end()
+        return self
+
+    def _fit_blocks(self, X, y, given):
+        """``fit`` on a ``numpy.memmap``: epochs of ``partial_fit`` over shuffled blocks of
+        about 64 MB read from disk (:class:`MemmapBlocks`), so that memory stays bounded by a
+        block, not the data; stopping by the training loss as ``fit`` does."""
+        _validation.check_params(self)
+        if any(value is not None for value in given) or self.early_stopping:
+            raise ValueError(
+                "fit on a numpy.memmap reads it block by block and takes no sample_weight, "
+                "coefs_init, intercepts_init, validation_data or early_stopping; load the "
+                "data into memory, or train with fit_stream(estimator, MemmapBlocks(X, y))."
+            )
+        if not self.warm_start:
+            for name in [name for name in vars(self) if name.endswith("_")]:
+                delattr(self, name)
+        row_bytes = max(1, X.dtype.itemsize * int(np.prod(X.shape[1:], dtype=np.int64)))
+        blocks = MemmapBlocks(
+            X,
+            y,
+            block_rows=max(2**26 // row_bytes, 1024),
+            shuffle=self.shuffle,
+            random_state=self.random_state,
+        )
+        classes = np.unique(y) if is_classifier(self) and np.ndim(y) == 1 else None
+        stopper = Stopper("loss", self.tol, self.n_iter_no_change)
+        stopped = train_passes(self, blocks, self.max_iter, classes, stopper)
+        if not stopped and self.tol is not None:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
+                f"optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
         return self
 
     def _initial_state(self, fresh, given_init, coefs_init, intercepts_init, layer_sizes, dtype):
@@ -388,8 +429,9 @@ _FIT_DOC = """Train for up to ``max_iter`` epochs on (X, y).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data. float32 trains in float32, anything else in float64.
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Training data. float32 trains in float32, anything else in float64. A
+            ``numpy.memmap`` is read in shuffled blocks of about 64 MB, one in memory at a time.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             {targets}
         sample_weight : array-like of shape (n_samples,), default=None

@@ -57,15 +57,24 @@ def fit_stream(estimator, chunks, *, n_passes=1, classes=None):
             "a list, a restartable iterable such as MemmapBlocks, or a function returning a "
             "fresh iterable."
         )
+    train_passes(estimator, chunks, n_passes, classes)
+    return estimator
+
+
+def train_passes(estimator, chunks, n_passes, classes, stopper=None):
+    """``n_passes`` passes of :func:`_one_pass`, printed as epochs; ``stopper`` (the trainer's
+    :class:`~skminibatch._trainer.Stopper`) may end them early. Returns whether it did."""
     verbose = estimator.verbose
     estimator.set_params(verbose=0)
     try:
         for _ in range(n_passes):
             _one_pass(estimator, chunks() if callable(chunks) else chunks, classes)
             _report(estimator.history_[-1], estimator.history_[-1]["epoch"], verbose)
+            if stopper is not None and stopper.should_stop(estimator.history_[-1], None):
+                return True
     finally:
         estimator.set_params(verbose=verbose)
-    return estimator
+    return False
 
 
 def _one_pass(estimator, chunks, classes):

@@ -248,4 +248,4 @@ def _diverged(epoch, config, batch_size):
     )
     if config.on_divergence == "raise":
         raise DivergenceError(message)
-    warnings.warn(message, DivergenceWarning, stacklevel=5)
+    warnings.warn(message, DivergenceWarning, stacklevel=7)

@@ -53,9 +53,10 @@ def test_memmap_blocks_visit_every_row_once_per_pass_in_a_new_order(tmp_path):
     np.testing.assert_array_equal(next(iter(part))[0], X[500:600])
 
 
-def test_training_on_a_memmap_keeps_memory_bounded_by_the_block(tmp_path):
-    """A 320 MB file, blocks of 8 MB: the peak memory of a fresh process grows by far less
-    than the file (measured: about 25 MB; reading through the mapping instead, 330 MB)."""
+@pytest.mark.parametrize("how", ["fit_stream", "fit"])
+def test_training_on_a_memmap_keeps_memory_bounded_by_the_block(tmp_path, how):
+    """A 320 MB file, blocks of 8 MB (64 MB in fit): the peak memory of a fresh process grows
+    by far less than the file (measured: about 25 MB; reading through the mapping, 330 MB)."""
     path = tmp_path / "big.npy"
     rows, cols = 320_000, 250
     X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, cols))
@@ -73,7 +74,10 @@ def test_training_on_a_memmap_keeps_memory_bounded_by_the_block(tmp_path):
         reg = MiniBatchRegressor((8,), batch_size=256, random_state=0)
         reg.partial_fit(np.zeros((2, X.shape[1]), np.float32), np.zeros(2, np.float32))
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        fit_stream(reg, MemmapBlocks(X, y, block_rows=8_000, random_state=0))
+        if {how!r} == "fit":
+            reg.set_params(max_iter=1, tol=None).fit(X, y)
+        else:
+            fit_stream(reg, MemmapBlocks(X, y, block_rows=8_000, random_state=0))
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(reg.history_[-1]["n_samples"], (after - before) // 1024)
         """
@@ -82,4 +86,4 @@ def test_training_on_a_memmap_keeps_memory_bounded_by_the_block(tmp_path):
     assert done.returncode == 0, done.stderr
     n_samples, growth_mb = map(int, done.stdout.split())
     assert n_samples == rows
-    assert growth_mb < 100, f"peak memory grew by {growth_mb} MB for a 320 MB file"
+    assert growth_mb < 150, f"peak memory grew by {growth_mb} MB for a 320 MB file"

@@ -289,3 +289,19 @@ def test_adaptive_divides_the_rate_by_five_on_plateaus_and_stops_below_1e_6():
     rates = sorted(set(reg.history_["learning_rate"]), reverse=True)
     np.testing.assert_allclose(rates, 0.1 * 0.2 ** np.arange(len(rates)), rtol=1e-12)
     assert rates[-2] > 1e-6 >= rates[-1] and reg.n_iter_ < 500
+
+
+def test_warnings_point_at_the_callers_line(tmp_path):
+    X, y = linear_problem(n=20)
+    np.save(tmp_path / "X.npy", X)
+    X_on_disk = np.load(tmp_path / "X.npy", mmap_mode="r")
+    calls = [
+        lambda: MiniBatchRegressor((), batch_size=50, max_iter=1, tol=None).fit(X, y),
+        lambda: MiniBatchRegressor((), max_iter=1).fit(X, y),
+        lambda: sgd_regressor(learning_rate_init=1e8, batch_size=1).fit(X * 1e3, y * 1e6),
+        lambda: MiniBatchRegressor((), max_iter=1).fit(X_on_disk, y),
+    ]
+    for call in calls:
+        with pytest.warns(Warning) as caught:
+            call()
+        assert {w.filename for w in caught} == {__file__}

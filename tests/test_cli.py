@@ -1,0 +1,237 @@
+"""``python -m skminibatch``: the default study and ``sweep`` on a CSV file."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs, make_regression
+
+from skminibatch.__main__ import DataError, build_parser, main, read_csv, target_values
+
+PNG = b"\x89PNG\r\n\x1a\n"
+STUDY_OPTIONS = ("--epochs", "20", "--repeats", "1")  # fast: 20 epochs, one seed
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def classification_csv(tmp_path):
+    X, y = make_blobs(n_samples=90, centers=3, n_features=2, random_state=0)
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    rows = [[f"{a:.4f}", label, f"{b:.4f}"] for (a, b), label in zip(X, labels, strict=True)]
+    return write_csv(tmp_path / "flowers.csv", ["width", "species", "length"], rows)
+
+
+@pytest.fixture
+def regression_csv(tmp_path):
+    X, y = make_regression(n_samples=80, n_features=3, noise=1.0, random_state=0)
+    rows = [[*(f"{v:.5f}" for v in x), f"{1000 + 50 * t:.3f}"] for x, t in zip(X, y, strict=True)]
+    return write_csv(tmp_path / "prices.csv", ["a", "b", "c", "price"], rows)
+
+
+def test_the_default_study_runs_and_writes_its_figure(tmp_path):
+    figure = tmp_path / "study.png"
+    completed = subprocess.run(
+        [sys.executable, "-m", "skminibatch", *STUDY_OPTIONS, "--out", str(figure)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert figure.read_bytes()[:8] == PNG
+    assert f"figure: {figure.resolve()}" in out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("method"))
+    for column in ("train acc", "test acc", "Keras tr/te", "volatility", "ep>=0.78", "ms/epoch"):
+        assert column in lines[start]
+    table = lines[start + 1 : lines.index("", start)]
+    batch_sizes = [line.split()[2] for line in table]  # the method is two words
+    assert batch_sizes == ["1", "1", "4", "8", "16", "32", "64", "128", "256", "450", "full"]
+    assert [line.split()[3] for line in table[:2]] == ["0.01", "0.001"]
+    assert "0.816/0.830" in table[-1] and "0.612/0.606" in table[0]
+    assert "0.816/0.824" in table[1] and "0.832/0.812" in table[5]
+    assert "suggested batch size:" in out
+
+
+def test_default_output_is_batch_size_study_png_in_the_current_directory():
+    args = build_parser().parse_args([])
+    assert args.out == "batch_size_study.png" and args.command is None
+    assert (args.epochs, args.repeats, args.n_jobs) == (200, 5, 1)
+
+
+def test_sweep_on_a_classification_csv(classification_csv, tmp_path, capsys):
+    out = tmp_path / "results"
+    options = ["--batch-sizes", "4,16,full", "--learning-rates", "0.01,0.1"]
+    options += ["--target-score", "0.5", "--out", str(out)]
+    status = main(
+        ["sweep", str(classification_csv), "--target", "species", "--epochs", "5", *options]
+    )
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "classification of 'species' from 2 standardised features" in printed
+    assert "72 training and 18 validation rows" in printed
+    with open(out / "batch_size_sweep.csv", newline="") as file:
+        table = list(csv.DictReader(file))
+    assert [(row["batch_size"], row["learning_rate"]) for row in table] == [
+        ("4", "0.01"),
+        ("4", "0.1"),
+        ("16", "0.01"),
+        ("16", "0.1"),
+        ("full", "0.01"),
+        ("full", "0.1"),
+    ]
+    assert {"val_score", "volatility", "epochs_to_target", "seconds_per_epoch"} <= set(table[0])
+    assert (out / "batch_size_sweep.png").read_bytes()[:8] == PNG
+
+
+def test_sweep_on_a_regression_csv(regression_csv, tmp_path, capsys):
+    options = ["--batch-sizes", "1,8,500", "--out", str(tmp_path), "--hidden", "8,4"]
+    status = main(["sweep", str(regression_csv), "--target", "price", "--epochs", "5", *options])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "regression of 'price'" in printed  # floats: auto-detected
+    assert "val R^2" in printed
+    assert "skipped batch sizes larger than the training set: [500]" in printed
+    with open(tmp_path / "batch_size_sweep.csv", newline="") as file:
+        table = list(csv.DictReader(file))
+    assert [row["batch_size"] for row in table] == ["1", "8"]
+    # Standardised target: the network learns the trend within a few epochs at batch size 1.
+    assert float(table[0]["val_score"]) > 0.5
+
+
+def test_regression_can_be_forced_on_an_integer_target(tmp_path, capsys):
+    rows = [[i, i % 3] for i in range(40)]
+    path = write_csv(tmp_path / "ints.csv", ["x", "y"], rows)
+    assert (
+        main(["sweep", str(path), "--target", "y", "--epochs", "2", "--out", str(tmp_path)]) == 0
+    )
+    assert "classification of 'y'" in capsys.readouterr().out
+    args = ["sweep", str(path), "--target", "y", "--task", "regression", "--epochs", "2"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    assert "regression of 'y'" in capsys.readouterr().out
+
+
+def test_task_detection():
+    assert target_values(np.array(["1", "2", "1"]), None, "y")[1] == "classification"
+    assert target_values(np.array(["a", "b", "a"]), None, "y")[1] == "classification"
+    assert target_values(np.array(["1.0", "2.0", "1.0"]), None, "y")[1] == "regression"
+    many = np.array([str(i) for i in range(21)])
+    assert target_values(many, None, "y")[1] == "regression"
+    labels, task = target_values(np.array(["3", "1", "3"]), None, "y")
+    assert task == "classification" and labels.dtype.kind == "i"
+    with pytest.raises(DataError, match="not numeric"):
+        target_values(np.array(["a", "b"]), "regression", "y")
+    with pytest.raises(DataError, match="single class"):
+        target_values(np.array(["a", "a"]), None, "y")
+
+
+@pytest.mark.parametrize(
+    "header, row, target, message",
+    [
+        (["x", "name", "y"], ["1.0", "bob", "0"], "y", "column 'name' is not numeric"),
+        (["x", "z", "y"], ["1.0", "", "0"], "y", "column 'z' is not numeric: an empty value"),
+        (["x", "y"], ["1.0", "0"], "label", "target column 'label' not found"),
+        (["x", "y"], ["1.0", "0", "7"], "y", "has 3 fields"),
+        (["x", "y"], ["inf", "0"], "y", "column 'x' has 'inf'"),
+    ],
+)
+def test_bad_csv_files_exit_with_status_2_and_one_line(
+    tmp_path, capsys, header, row, target, message
+):
+    good = [[str(i % 2) if name == "y" else str(i) for name in header] for i in range(20)]
+    path = write_csv(tmp_path / "bad.csv", header, [*good[:5], row, *good[5:]])
+    assert main(["sweep", str(path), "--target", target, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("python -m skminibatch sweep: error:")
+    assert message in err
+    if "not numeric" in message:
+        assert "line 7" in err  # header is line 1, the bad row the 6th data row
+
+
+def test_a_bad_csv_in_a_subprocess_prints_no_traceback(tmp_path):
+    rows = [["1.0", "x", "0"]] * 12
+    path = write_csv(tmp_path / "bad.csv", ["a", "colour", "y"], rows)
+    completed = subprocess.run(
+        [sys.executable, "-m", "skminibatch", "sweep", str(path), "--target", "y"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.strip().splitlines() == [
+        "python -m skminibatch sweep: error: column 'colour' is not numeric: the value 'x' on "
+        "line 2; features must be numbers"
+    ]
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_other_data_problems(tmp_path):
+    with pytest.raises(DataError, match="cannot read"):
+        read_csv(tmp_path / "missing.csv", "y")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="empty"):
+        read_csv(empty, "y")
+    short = write_csv(tmp_path / "short.csv", ["x", "y"], [[1, 0], [2, 1]])
+    with pytest.raises(DataError, match="at least 10"):
+        read_csv(short, "y")
+    only = write_csv(tmp_path / "only.csv", ["y"], [[i] for i in range(12)])
+    with pytest.raises(DataError, match="no feature columns"):
+        read_csv(only, "y")
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--batch-sizes", "0,8"),
+        ("--batch-sizes", "8,eight"),
+        ("--batch-sizes", "8,8"),
+        ("--learning-rates", "-1"),
+        ("--epochs", "0"),
+        ("--validation", "1.5"),
+        ("--task", "ranking"),
+    ],
+)
+def test_bad_options_exit_with_status_2(classification_csv, capsys, option, value):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", str(classification_csv), "--target", "species", option, value])
+    assert exit_info.value.code == 2
+    assert option in capsys.readouterr().err
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = capsys.readouterr().out
+    for text in ("--epochs", "--repeats", "--seed", "--n-jobs", "--out", "sweep", "volatility"):
+        assert text in top
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    sweep = capsys.readouterr().out
+    for text in (
+        "--target",
+        "--task",
+        "--batch-sizes",
+        "--learning-rates",
+        "--epochs",
+        "--out",
+        "--hidden",
+        "--validation",
+        "--target-score",
+        "standardised",
+        "at most 20 distinct values",
+        "exit status 2",
+    ):
+        assert text in " ".join(sweep.split()), text
