@@ -1,13 +1,15 @@
 """``python -m benchmarks [--quick] [...]``: run the benchmark suite.
 
-The suite is :mod:`benchmarks.epoch_time` (one training epoch, ours against scikit-learn's);
-``python -m benchmarks --help`` lists its options. The per-piece profile of our epoch is a
-separate run: ``python -m benchmarks.profile_epoch``.
+The suite is :mod:`benchmarks.suite` (time per epoch of skminibatch, scikit-learn, a plain
+PyTorch loop and skorch on three workloads, floors, start-up, memory, a figure);
+``python -m benchmarks --help`` lists its options. The earlier two-peer benchmark is
+``python -m benchmarks.epoch_time`` and the per-piece profile of our epoch
+``python -m benchmarks.profile_epoch``.
 """
 
 import sys
 
-from .epoch_time import main
+from .suite import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,8 +23,9 @@ How one epoch is timed, the same way for both:
 The first fit in the process (Numba loading or compiling the kernels) is timed separately, and,
 unless ``--no-cold-compile``, so is a first fit in a fresh process with an empty Numba cache.
 
-Run from the repository root: ``python -m benchmarks`` (full, a few minutes) or
-``python -m benchmarks --quick`` (under 2 minutes).
+Run from the repository root: ``python -m benchmarks.epoch_time`` (full, a few minutes) or
+``python -m benchmarks.epoch_time --quick`` (under 2 minutes). (``python -m benchmarks`` runs the
+larger suite, :mod:`benchmarks.suite`.)
 """
 
 import argparse
@@ -335,7 +336,7 @@ def target_lines(rows):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog="python -m benchmarks.epoch_time",
         description="Seconds per epoch of skminibatch and scikit-learn's MLPClassifier.",
     )
     parser.add_argument(
@@ -368,7 +369,8 @@ def main(argv=None):
     args, settings = parse_args(sys.argv[1:] if argv is None else argv)
     started = time.perf_counter()
     print("# Seconds per epoch: skminibatch vs scikit-learn MLPClassifier\n")
-    print(f"command: python -m benchmarks {' '.join(sys.argv[1:] if argv is None else argv)}")
+    arguments = " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"command: python -m benchmarks.epoch_time {arguments}")
     facts = machine_facts()
     for label, value in facts:
         print(f"{label}: {value}")
@@ -468,3 +470,7 @@ def main(argv=None):
             )
         )
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
