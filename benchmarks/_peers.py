@@ -61,7 +61,20 @@ class Peer:
         return None
 
 
-class Ours(Peer):
+class PartialFitPeer(Peer):
+    """A scikit-learn-style estimator ``self.model``: one epoch is one ``partial_fit`` call."""
+
+    def first_epoch(self):
+        if self.classes is not None:
+            self.model.partial_fit(self.X, self.y, classes=self.classes)
+        else:
+            self.model.partial_fit(self.X, self.y)
+
+    def epoch(self):
+        self.model.partial_fit(self.X, self.y)
+
+
+class Ours(PartialFitPeer):
     name = "ours"
     label = "skminibatch"
     may_use_subset = False
@@ -82,15 +95,6 @@ class Ours(Peer):
             random_state=SEED,
         )
 
-    def first_epoch(self):
-        if self.classes is not None:
-            self.model.partial_fit(self.X, self.y, classes=self.classes)
-        else:
-            self.model.partial_fit(self.X, self.y)
-
-    def epoch(self):
-        self.model.partial_fit(self.X, self.y)
-
     def inner_seconds(self):
         return self.model.history_[-1].get("seconds")
 
@@ -104,7 +108,7 @@ class Ours(Peer):
             raise RuntimeError(f"skminibatch trained in {self.model.coefs_[0].dtype}")
 
 
-class Sklearn(Peer):
+class Sklearn(PartialFitPeer):
     name = "sklearn"
     label = "scikit-learn"
 
@@ -126,15 +130,6 @@ class Sklearn(Peer):
             self.model = MLPClassifier(**common)
         else:
             self.model = MLPRegressor(loss="squared_error", **common)
-
-    def first_epoch(self):
-        if self.classes is not None:
-            self.model.partial_fit(self.X, self.y, classes=self.classes)
-        else:
-            self.model.partial_fit(self.X, self.y)
-
-    def epoch(self):
-        self.model.partial_fit(self.X, self.y)
 
     def trained_dtype(self):
         return self.model.coefs_[0].dtype
