@@ -10,6 +10,12 @@ The network lives in one flat parameter vector ``theta``: for each layer ``l`` t
 depth is data (``layer_sizes``), not part of the compiled type, so any depth shares one
 specialisation per dtype. Strings never reach this module: activations, losses and solvers are
 integer codes chosen in Python.
+
+Two paths: batches go through BLAS (``np.dot`` on views of the flat buffers), forward and
+backward, then one optimizer pass over all parameters; batches of one sample (stochastic
+gradient descent) take :func:`_sample_epoch`, plain loops over offsets into flat buffers with
+the gradient computed inside the update, because at that size a BLAS call, an array view (its
+reference counting) and a stored gradient each cost more than the arithmetic.
 """
 
 import math
@@ -56,6 +62,8 @@ if not CACHE:
 
 JIT_OPTIONS = {"cache": CACHE, "nogil": True, "fastmath": FASTMATH}
 jit = numba.njit(**JIT_OPTIONS)
+# For the single-sample path's own helpers (one call site each): one function for LLVM.
+jit_inline = numba.njit(inline="always", **JIT_OPTIONS)
 
 ACTIVATIONS = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3, "leaky_relu": 4, "elu": 5}
 IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU = 0, 1, 2, 3, 4, 5
@@ -75,8 +83,6 @@ SGD, ADAM, ADAMW, RMSPROP, ADAGRAD = 0, 1, 2, 3, 4
 # Length of the optimizer state, in multiples of the number of parameters.
 SOLVER_STATE_SLOTS = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 1, "adagrad": 1}
 
-# Below this many rows per batch, plain loops beat a BLAS call (measured: about 4 rows).
-GEMM_MIN_ROWS = 4
 # Rows per forward (and backward) pass: a larger batch, or X when predicting, is processed in
 # chunks of this many rows, so memory stays bounded and activations stay in cache.
 CHUNK_ROWS = 1024
@@ -175,6 +181,14 @@ def _uniform(rng_state):
 
 
 @jit
+def _unsigned(i):
+    """The index ``i`` (non-negative) as unsigned. Numba wraps negative signed indices around,
+    as ``a[-1]`` does, with a check at every access that keeps LLVM from vectorising a loop
+    whose indices it cannot prove non-negative: those of a flat buffer plus an offset."""
+    return np.uint64(i)
+
+
+@jit
 def _matrix(buffer, offset, n_rows, n_cols):
     """The C-ordered ``(n_rows, n_cols)`` matrix stored in ``buffer`` from ``offset`` on."""
     return buffer[offset : offset + n_rows * n_cols].reshape((n_rows, n_cols))
@@ -183,21 +197,10 @@ def _matrix(buffer, offset, n_rows, n_cols):
 @jit
 def _dense_affine(A, W, b, Z):
     """Z = A @ W + b."""
-    n_rows, n_in = A.shape
-    n_out = W.shape[1]
-    if n_rows >= GEMM_MIN_ROWS:
-        np.dot(A, W, Z)
-        for i in range(n_rows):
-            for j in range(n_out):
-                Z[i, j] += b[j]
-    else:
-        for i in range(n_rows):
-            for j in range(n_out):
-                Z[i, j] = b[j]
-            for k in range(n_in):
-                a = A[i, k]
-                for j in range(n_out):
-                    Z[i, j] += a * W[k, j]
+    np.dot(A, W, Z)
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            Z[i, j] += b[j]
 
 
 @jit
@@ -216,17 +219,7 @@ def _sparse_affine(A, W, b, Z):
 @jit
 def _dense_weight_gradient(A, D, G):
     """G = A.T @ D."""
-    n_rows, n_in = A.shape
-    n_out = D.shape[1]
-    if n_rows >= GEMM_MIN_ROWS:
-        np.dot(A.T, D, G)
-    else:
-        G[:, :] = 0.0
-        for i in range(n_rows):
-            for k in range(n_in):
-                a = A[i, k]
-                for j in range(n_out):
-                    G[k, j] += a * D[i, j]
+    np.dot(A.T, D, G)
 
 
 @jit
@@ -292,6 +285,31 @@ def _sparse_input_rows(X, Xb, n_rows):
 
 
 @jit
+def _dense_load_row(X, i, x):
+    """Copy row i of X to the first entries of the dense vector x."""
+    for k in range(X.shape[1]):
+        x[k] = X[i, k]
+
+
+@jit
+def _sparse_load_row(X, i, x):
+    """Write CSR row i of X, zeros included, to the first entries of the dense vector x."""
+    x[: X.n_cols] = 0.0
+    for p in range(X.indptr[i], X.indptr[i + 1]):
+        x[X.indices[p]] = X.data[p]
+
+
+@jit
+def _dense_n_columns(A):
+    return A.shape[1]
+
+
+@jit
+def _sparse_n_columns(A):
+    return A.n_cols
+
+
+@jit
 def _dense_n_rows(A):
     return A.shape[0]
 
@@ -343,6 +361,8 @@ _row_squared_norm = _by_input_type(_dense_row_squared_norm, _sparse_row_squared_
 _gather_inputs = _by_input_type(_dense_gather_inputs, _sparse_gather_inputs)
 _input_rows = _by_input_type(_dense_input_rows, _sparse_input_rows)
 _n_rows = _by_input_type(_dense_n_rows, _sparse_n_rows)
+_n_columns = _by_input_type(_dense_n_columns, _sparse_n_columns)
+_load_row = _by_input_type(_dense_load_row, _sparse_load_row)
 input_buffer = _by_input_type(_dense_input_buffer, _sparse_input_buffer)
 
 
@@ -367,14 +387,14 @@ def _sigmoid(z):
 
 
 @jit
-def _log_sum_exp(Z, i):
-    """log(sum(exp(Z[i]))), computed without overflow."""
-    z_max = Z[i, 0]
-    for j in range(1, Z.shape[1]):
-        z_max = max(z_max, Z[i, j])
+def _log_sum_exp(z, start, n):
+    """log(sum(exp(z[start : start + n]))), computed without overflow."""
+    z_max = z[_unsigned(start)]
+    for j in range(start + 1, start + n):
+        z_max = max(z_max, z[_unsigned(j)])
     exp_sum = 0.0
-    for j in range(Z.shape[1]):
-        exp_sum += math.exp(Z[i, j] - z_max)
+    for j in range(start, start + n):
+        exp_sum += math.exp(z[_unsigned(j)] - z_max)
     return z_max + math.log(exp_sum)
 
 
@@ -410,32 +430,30 @@ def _derivative(a, activation):
 
 
 @jit
-def _activate(Z, activation, rate, mask, rng_state):
-    """Z = f(Z) in place, then inverted dropout at ``rate``: each unit of each sample is kept
-    with probability 1 - rate and scaled by 1 / (1 - rate); ``mask`` records the factors."""
-    z = Z.reshape(Z.size)
-    for i in range(z.size):
-        z[i] = _activation(z[i], activation)
+def _activate(z, start, stop, activation, rate, masks, rng_state):
+    """z[start:stop] = f(z[start:stop]) in place, then inverted dropout at ``rate``: each unit
+    is kept with probability 1 - rate and scaled by 1 / (1 - rate); ``masks[start:stop]``
+    records the factors."""
+    for i in range(start, stop):
+        z[_unsigned(i)] = _activation(z[_unsigned(i)], activation)
     if rate > 0.0:
-        m = mask.reshape(mask.size)
         keep_scale = 1.0 / (1.0 - rate)
-        for i in range(z.size):
-            m[i] = 0.0 if _uniform(rng_state) < rate else keep_scale
-            z[i] *= m[i]
+        for i in range(start, stop):
+            masks[i] = 0.0 if _uniform(rng_state) < rate else keep_scale
+            z[i] *= masks[i]
 
 
 @jit
-def _multiply_by_derivative(D, A, activation, rate, mask):
-    """D *= d(output) / dz for the layer output A (after dropout at ``rate`` with ``mask``)."""
-    d = D.reshape(D.size)
-    a = A.reshape(A.size)
+def _multiply_by_derivative(d, a, masks, start, stop, activation, rate):
+    """d[start:stop] *= d(output) / dz for the layer outputs a[start:stop] (after dropout at
+    ``rate`` with ``masks[start:stop]``)."""
     if rate > 0.0:
-        m = mask.reshape(mask.size)
-        for i in range(d.size):
-            d[i] = 0.0 if m[i] == 0.0 else d[i] * m[i] * _derivative(a[i] / m[i], activation)
+        for i in range(start, stop):
+            m = masks[i]
+            d[i] = 0.0 if m == 0.0 else d[i] * m * _derivative(a[i] / m, activation)
     elif activation != IDENTITY:
-        for i in range(d.size):
-            d[i] *= _derivative(a[i], activation)
+        for i in range(start, stop):
+            d[_unsigned(i)] *= _derivative(a[_unsigned(i)], activation)
 
 
 @jit
@@ -460,74 +478,75 @@ def _layer_forward(A, layer, theta, layout, activation, dropout, rng_state, acts
     n_out = layout.sizes[layer + 1]
     W = _matrix(theta, layout.weight_offsets[layer], n_in, n_out)
     b = theta[layout.bias_offsets[layer] : layout.bias_offsets[layer] + n_out]
-    Z = _matrix(acts, layout.act_offsets[layer], n_rows, n_out)
+    start = layout.act_offsets[layer]
+    Z = _matrix(acts, start, n_rows, n_out)
     _affine(A, W, b, Z)
     if layer < layout.sizes.size - 2:
-        mask = _matrix(masks, layout.act_offsets[layer], n_rows, n_out)
-        _activate(Z, activation, dropout[layer], mask, rng_state)
+        stop = start + n_rows * n_out
+        _activate(acts, start, stop, activation, dropout[layer], masks, rng_state)
     return Z
 
 
 @jit
-def _loss_and_output_delta(Z, Y, swb, loss, huber_delta, scale, D):
-    """Sum over rows of ``w_i * l_i``; D = scale * d(that sum) / d(logits).
+def _sample_loss_and_delta(z, d, start, Y, i, w, loss, huber_delta, scale):
+    """``w * l`` for the logits ``z[start : start + n_outputs]`` of the sample whose targets
+    are ``Y[i]``; ``d[start : start + n_outputs] = scale * d(w * l) / d(logits)``.
 
     Per-sample losses: regression losses are means over outputs ('squared_error' is half the
     squared error); log losses are sums over outputs (softmax cross-entropy, or one binary
-    cross-entropy per output). Both are computed from the logits Z without overflow.
+    cross-entropy per output). Both are computed from the logits without overflow.
     """
-    n_rows, n_outputs = Z.shape
+    n_outputs = Y.shape[1]
+    ws = w * scale
+    sample_loss = 0.0
+    if loss == SOFTMAX_LOG_LOSS:
+        log_sum_exp = _log_sum_exp(z, start, n_outputs)
+        y_sum = 0.0
+        for j in range(n_outputs):
+            y_sum += Y[i, j]
+        for j in range(n_outputs):
+            zj = z[start + j]
+            sample_loss += Y[i, j] * (log_sum_exp - zj)
+            d[start + j] = ws * (math.exp(zj - log_sum_exp) * y_sum - Y[i, j])
+    elif loss == LOGISTIC_LOG_LOSS:
+        for j in range(n_outputs):
+            zj = z[start + j]
+            sample_loss += max(zj, 0.0) - Y[i, j] * zj + math.log1p(math.exp(-abs(zj)))
+            d[start + j] = ws * (_sigmoid(zj) - Y[i, j])
+    else:
+        for j in range(n_outputs):
+            r = z[start + j] - Y[i, j]
+            sign = 1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)
+            if loss == SQUARED_ERROR or (loss == HUBER and abs(r) <= huber_delta):
+                sample_loss += 0.5 * r * r
+                g = r
+            elif loss == HUBER:
+                sample_loss += huber_delta * (abs(r) - 0.5 * huber_delta)
+                g = huber_delta * sign
+            else:
+                sample_loss += abs(r)
+                g = sign
+            d[start + j] = ws * g / n_outputs
+        sample_loss /= n_outputs
+    return w * sample_loss
+
+
+@jit
+def _loss_and_output_delta(z, d, start, Y, swb, loss, huber_delta, scale):
+    """Sum over the rows of Y of ``w_i * l_i`` for the logits stored row after row in ``z``
+    from ``start`` on (see :func:`_sample_loss_and_delta`); the deltas go to ``d`` alike."""
+    n_outputs = Y.shape[1]
     total = 0.0
-    for i in range(n_rows):
-        w = swb[i]
-        ws = w * scale
-        sample_loss = 0.0
-        if loss == SOFTMAX_LOG_LOSS:
-            log_sum_exp = _log_sum_exp(Z, i)
-            y_sum = 0.0
-            for j in range(n_outputs):
-                y_sum += Y[i, j]
-            for j in range(n_outputs):
-                sample_loss += Y[i, j] * (log_sum_exp - Z[i, j])
-                D[i, j] = ws * (math.exp(Z[i, j] - log_sum_exp) * y_sum - Y[i, j])
-        elif loss == LOGISTIC_LOG_LOSS:
-            for j in range(n_outputs):
-                z = Z[i, j]
-                sample_loss += max(z, 0.0) - Y[i, j] * z + math.log1p(math.exp(-abs(z)))
-                D[i, j] = ws * (_sigmoid(z) - Y[i, j])
-        else:
-            for j in range(n_outputs):
-                r = Z[i, j] - Y[i, j]
-                sign = 1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)
-                if loss == SQUARED_ERROR or (loss == HUBER and abs(r) <= huber_delta):
-                    sample_loss += 0.5 * r * r
-                    g = r
-                elif loss == HUBER:
-                    sample_loss += huber_delta * (abs(r) - 0.5 * huber_delta)
-                    g = huber_delta * sign
-                else:
-                    sample_loss += abs(r)
-                    g = sign
-                D[i, j] = ws * g / n_outputs
-            sample_loss /= n_outputs
-        total += w * sample_loss
+    for i in range(Y.shape[0]):
+        offset = start + i * n_outputs
+        total += _sample_loss_and_delta(z, d, offset, Y, i, swb[i], loss, huber_delta, scale)
     return total
 
 
 @jit
 def _input_delta(D, W, D_in):
     """D_in = D @ W.T."""
-    n_rows, n_out = D.shape
-    n_in = W.shape[0]
-    if n_rows >= GEMM_MIN_ROWS:
-        np.dot(D, W.T, D_in)
-    else:
-        for i in range(n_rows):
-            for k in range(n_in):
-                s = 0.0
-                for j in range(n_out):
-                    s += D[i, j] * W[k, j]
-                D_in[i, k] = s
+    np.dot(D, W.T, D_in)
 
 
 @jit
@@ -544,19 +563,26 @@ def _chunk_gradient(
     sizes = layout.sizes
     last = sizes.size - 2
     _forward(A0, theta, layout, hyper.activation, dropout, rng_state, ws.acts, ws.masks)
-    Z = _matrix(ws.acts, layout.act_offsets[last], n_rows, sizes[last + 1])
-    D = _matrix(ws.deltas, layout.act_offsets[last], n_rows, sizes[last + 1])
-    loss_sum = _loss_and_output_delta(Z, Yb, swb, hyper.loss, hyper.huber_delta, scale, D)
+    loss_sum = _loss_and_output_delta(
+        ws.acts, ws.deltas, layout.act_offsets[last], Yb, swb, hyper.loss, hyper.huber_delta, scale
+    )
     for layer in range(last, 0, -1):
         n_in = sizes[layer]
         D = _matrix(ws.deltas, layout.act_offsets[layer], n_rows, sizes[layer + 1])
         A = _matrix(ws.acts, layout.act_offsets[layer - 1], n_rows, n_in)
         _layer_gradient(A, D, layer, layout, grad, sq_norms)
         W = _matrix(theta, layout.weight_offsets[layer], n_in, sizes[layer + 1])
-        D_in = _matrix(ws.deltas, layout.act_offsets[layer - 1], n_rows, n_in)
-        _input_delta(D, W, D_in)
-        mask = _matrix(ws.masks, layout.act_offsets[layer - 1], n_rows, n_in)
-        _multiply_by_derivative(D_in, A, hyper.activation, dropout[layer - 1], mask)
+        start = layout.act_offsets[layer - 1]
+        _input_delta(D, W, _matrix(ws.deltas, start, n_rows, n_in))
+        _multiply_by_derivative(
+            ws.deltas,
+            ws.acts,
+            ws.masks,
+            start,
+            start + n_rows * n_in,
+            hyper.activation,
+            dropout[layer - 1],
+        )
     D = _matrix(ws.deltas, layout.act_offsets[0], n_rows, sizes[1])
     _layer_gradient(A0, D, 0, layout, grad, sq_norms)
     return loss_sum
@@ -676,6 +702,91 @@ def clip_by_global_norm(grad, max_norm):
 
 
 @jit
+def _step_sizes(lr, step, hyper):
+    """The update's step size and, for Adam, ``sqrt(1 - beta_2^t)`` (else 1)."""
+    if hyper.solver in (ADAM, ADAMW):
+        return lr / (1.0 - hyper.beta_1**step), math.sqrt(1.0 - hyper.beta_2**step)
+    return lr, 1.0
+
+
+@jit
+def _update_block(theta, state, start, a, a_start, n_a, d, d_start, n_d, l2, shrink, steps, hyper):
+    """Update the ``n_a + 1`` rows of ``n_d`` parameters stored in C order from ``theta[start]``
+    by the optimizer's rule (see :func:`optimizer_step`): a layer's weights and, in the last
+    row, its biases (as :func:`parameter_layout` stores them), for one sample whose input to
+    the layer is ``a[a_start : a_start + n_a]`` and output delta ``d[d_start : d_start + n_d]``.
+    The weight gradient ``outer(a, d) + l2 * W`` (the L2 penalty's included) and the bias
+    gradient ``d`` are computed as the update goes, never stored: one pass over the parameters,
+    where a stored gradient takes three. AdamW's decoupled decay multiplies the weights by
+    ``shrink`` first. ``steps``: see :func:`_step_sizes`. With ``n_a = 0`` this updates
+    ``theta[start : start + n_d]`` from the gradient ``d``.
+
+    Returns the sum of the squares of the weights before the update (for the penalty).
+    """
+    n = theta.size
+    tiny = hyper.tiny
+    solver = hyper.solver
+    momentum = hyper.momentum
+    step_size, bias_correction_2_sqrt = steps
+    squares = 0.0
+    for k in range(n_a + 1):
+        ak = a[a_start + k] if k < n_a else 1.0
+        if k == n_a:  # the biases: no penalty, no decay, their squares not counted
+            l2, shrink = 0.0, 1.0
+        row = start + k * n_d
+        if solver == SGD and momentum == 0.0:
+            for j in range(n_d):
+                p = _unsigned(row + j)
+                w = theta[p]
+                squares += w * w if k < n_a else 0.0
+                theta[p] = w - step_size * (ak * d[_unsigned(d_start + j)] + l2 * w)
+        elif solver == SGD:
+            for j in range(n_d):
+                p = _unsigned(row + j)
+                w = theta[p]
+                squares += w * w if k < n_a else 0.0
+                g = ak * d[_unsigned(d_start + j)] + l2 * w
+                v = momentum * state[p] + g
+                if abs(v) < tiny:
+                    v = 0.0
+                state[p] = v
+                theta[p] = w - step_size * (g + momentum * v if hyper.nesterov else v)
+        elif solver in (ADAM, ADAMW):
+            beta_1 = hyper.beta_1
+            beta_2 = hyper.beta_2
+            for j in range(n_d):
+                p = _unsigned(row + j)
+                w = theta[p]
+                squares += w * w if k < n_a else 0.0
+                g = ak * d[_unsigned(d_start + j)] + l2 * w
+                m = beta_1 * state[p] + (1.0 - beta_1) * g
+                v = beta_2 * state[_unsigned(n + p)] + (1.0 - beta_2) * g * g
+                if abs(m) < tiny:
+                    m = 0.0
+                if v < tiny:
+                    v = 0.0
+                state[p] = m
+                state[_unsigned(n + p)] = v
+                theta[p] = shrink * w - step_size * m / (
+                    math.sqrt(v) / bias_correction_2_sqrt + hyper.epsilon
+                )
+        else:
+            rho = hyper.rho if solver == RMSPROP else 1.0
+            scale = 1.0 - hyper.rho if solver == RMSPROP else 1.0
+            for j in range(n_d):
+                p = _unsigned(row + j)
+                w = theta[p]
+                squares += w * w if k < n_a else 0.0
+                g = ak * d[_unsigned(d_start + j)] + l2 * w
+                v = rho * state[p] + scale * g * g
+                if v < tiny:
+                    v = 0.0
+                state[p] = v
+                theta[p] = w - step_size * g / (math.sqrt(v) + hyper.epsilon)
+    return squares
+
+
+@jit
 def optimizer_step(theta, grad, state, lr, step, hyper):
     """One update of ``theta`` from ``grad``, with the rules documented for torch.optim.
 
@@ -689,47 +800,8 @@ def optimizer_step(theta, grad, state, lr, step, hyper):
     ``step`` is the 1-based count of this update. Optimizer state smaller than ``hyper.tiny`` in
     magnitude is flushed to zero: subnormal numbers slow arithmetic tenfold.
     """
-    n = theta.size
-    tiny = hyper.tiny
-    solver = hyper.solver
-    if solver == SGD:
-        momentum = hyper.momentum
-        if momentum == 0.0:
-            for p in range(n):
-                theta[p] -= lr * grad[p]
-            return
-        for p in range(n):
-            v = momentum * state[p] + grad[p]
-            if abs(v) < tiny:
-                v = 0.0
-            state[p] = v
-            theta[p] -= lr * (grad[p] + momentum * v if hyper.nesterov else v)
-    elif solver in (ADAM, ADAMW):
-        beta_1 = hyper.beta_1
-        beta_2 = hyper.beta_2
-        step_size = lr / (1.0 - beta_1**step)
-        bias_correction_2_sqrt = math.sqrt(1.0 - beta_2**step)
-        for p in range(n):
-            g = grad[p]
-            m = beta_1 * state[p] + (1.0 - beta_1) * g
-            v = beta_2 * state[n + p] + (1.0 - beta_2) * g * g
-            if abs(m) < tiny:
-                m = 0.0
-            if v < tiny:
-                v = 0.0
-            state[p] = m
-            state[n + p] = v
-            theta[p] -= step_size * m / (math.sqrt(v) / bias_correction_2_sqrt + hyper.epsilon)
-    else:
-        rho = hyper.rho if solver == RMSPROP else 1.0
-        scale = 1.0 - hyper.rho if solver == RMSPROP else 1.0
-        for p in range(n):
-            g = grad[p]
-            v = rho * state[p] + scale * g * g
-            if v < tiny:
-                v = 0.0
-            state[p] = v
-            theta[p] -= lr * g / (math.sqrt(v) + hyper.epsilon)
+    steps = _step_sizes(lr, step, hyper)
+    _update_block(theta, state, 0, grad, 0, 0, grad, 0, grad.size, 0.0, 1.0, steps, hyper)
 
 
 @jit
@@ -738,6 +810,167 @@ def decay_weights(theta, layout, factor):
     for layer in range(layout.weight_offsets.size):
         for p in range(layout.weight_offsets[layer], layout.bias_offsets[layer]):
             theta[p] *= factor
+
+
+@jit_inline
+def _sample_affine(a, a_start, n_in, theta, weights, bias, z, z_start, n_out):
+    """z[z_start : z_start + n_out] = a[a_start : a_start + n_in] @ W + b for one sample, with
+    W and b stored in theta from ``weights`` and ``bias`` on. Zero inputs (ReLU's, a sparse
+    row's) are skipped."""
+    for j in range(n_out):
+        z[_unsigned(z_start + j)] = theta[_unsigned(bias + j)]
+    for k in range(n_in):
+        ak = a[a_start + k]
+        if ak != 0.0:
+            row = weights + k * n_out
+            for j in range(n_out):
+                z[_unsigned(z_start + j)] += ak * theta[_unsigned(row + j)]
+
+
+@jit_inline
+def _sample_input_delta(d, d_start, n_out, theta, weights, n_in, d_in_start):
+    """d[d_in_start : d_in_start + n_in] = W @ d[d_start : d_start + n_out] for one sample."""
+    for k in range(n_in):
+        row = weights + k * n_out
+        total = 0.0
+        for j in range(n_out):
+            total += d[_unsigned(d_start + j)] * theta[_unsigned(row + j)]
+        d[d_in_start + k] = total
+
+
+@jit_inline
+def _sample_step(
+    values,
+    deltas,
+    masks,
+    starts,
+    Y,
+    i,
+    w,
+    theta,
+    state,
+    lr,
+    step,
+    layout,
+    hyper,
+    dropout,
+    rng_state,
+):
+    """One update on one sample, whose input row is ``values[: starts[1]]``, targets ``Y[i]``
+    and weight ``w``.
+
+    The stochastic (batch of one) counterpart of :func:`batch_gradient` followed by
+    :func:`add_penalty` and :func:`optimizer_step`, for an L2 penalty and no clipping: loops
+    over flat buffers instead of BLAS calls and array views (whose reference counting costs
+    more than a small layer's arithmetic), and a gradient never stored: each layer's update
+    computes it from the layer's input and delta (see :func:`_update_block`). Layer ``l``'s
+    input is ``values[starts[l] : starts[l + 1]]`` (its output the next layer's input) and its
+    output's delta and dropout mask are at the same place in ``deltas`` and ``masks``.
+
+    Returns ``w * l`` and the penalty at the weights before the update; nothing is updated
+    when the loss is not finite.
+    """
+    sizes = layout.sizes
+    last = sizes.size - 2
+    for layer in range(last + 1):
+        n_out = sizes[layer + 1]
+        weights, bias = layout.weight_offsets[layer], layout.bias_offsets[layer]
+        out = starts[layer + 1]
+        _sample_affine(
+            values, starts[layer], sizes[layer], theta, weights, bias, values, out, n_out
+        )
+        if layer < last:
+            stop = out + n_out
+            _activate(values, out, stop, hyper.activation, dropout[layer], masks, rng_state)
+    loss = _sample_loss_and_delta(
+        values, deltas, starts[last + 1], Y, i, w, hyper.loss, hyper.huber_delta, 1.0
+    )
+    if not math.isfinite(loss):
+        return loss, 0.0
+    for layer in range(last, 0, -1):
+        n_in = sizes[layer]
+        start = starts[layer]
+        weights = layout.weight_offsets[layer]
+        _sample_input_delta(
+            deltas, starts[layer + 1], sizes[layer + 1], theta, weights, n_in, start
+        )
+        _multiply_by_derivative(
+            deltas, values, masks, start, start + n_in, hyper.activation, dropout[layer - 1]
+        )
+    steps = _step_sizes(lr, step, hyper)
+    shrink = 1.0 - lr * hyper.weight_decay if hyper.solver == ADAMW else 1.0
+    squares = 0.0
+    for layer in range(last + 1):
+        squares += _update_block(
+            theta,
+            state,
+            layout.weight_offsets[layer],
+            values,
+            starts[layer],
+            sizes[layer],
+            deltas,
+            starts[layer + 1],
+            sizes[layer + 1],
+            hyper.alpha,
+            shrink,
+            steps,
+            hyper,
+        )
+    return loss, 0.5 * hyper.alpha * squares
+
+
+@jit
+def _sample_epoch(
+    X,
+    Y,
+    sample_weight,
+    order,
+    theta,
+    state,
+    step,
+    learning_rates,
+    layout,
+    hyper,
+    dropout,
+    rng_state,
+    batch_losses,
+):
+    """:func:`train_epoch` at batch size one: one :func:`_sample_step` per row of ``order``."""
+    starts = np.zeros(layout.sizes.size + 1, np.int64)
+    for layer in range(layout.sizes.size):
+        starts[layer + 1] = starts[layer] + layout.sizes[layer]
+    values = np.empty(starts[-1], theta.dtype)
+    deltas = np.empty(starts[-1], theta.dtype)
+    masks = np.empty(starts[-1], theta.dtype)
+    objective_sum = 0.0
+    for t in range(order.size):
+        i = order[t]
+        _load_row(X, i, values)
+        loss, penalty = _sample_step(
+            values,
+            deltas,
+            masks,
+            starts,
+            Y,
+            i,
+            sample_weight[i],
+            theta,
+            state,
+            learning_rates[t],
+            step + 1,
+            layout,
+            hyper,
+            dropout,
+            rng_state,
+        )
+        # A non-finite penalty is found after its update: the trainer restores the weights.
+        if not (math.isfinite(loss) and math.isfinite(penalty)):
+            return objective_sum, t, step, True
+        step += 1
+        objective_sum += loss + penalty
+        if batch_losses.size:
+            batch_losses[t] = loss + penalty
+    return objective_sum, order.size, step, False
 
 
 @jit
@@ -772,7 +1005,31 @@ def train_epoch(
     Returns ``(objective_sum, n_rows_used, step, diverged)``: the sum over batches of each
     batch's objective times its rows, the rows used, the optimizer's step count after the pass,
     and whether it stopped on a non-finite value.
+
+    Batches of one sample with an L2 penalty (or none) and no clipping take the single-sample
+    path, :func:`_sample_epoch`.
     """
+    if (
+        batch_size == 1
+        and hyper.accumulate == 1
+        and hyper.clip_norm == 0.0
+        and (hyper.alpha == 0.0 or hyper.l1_ratio == 0.0)
+    ):
+        return _sample_epoch(
+            X,
+            Y,
+            sample_weight,
+            order,
+            theta,
+            state,
+            step,
+            learning_rates,
+            layout,
+            hyper,
+            dropout,
+            rng_state,
+            batch_losses,
+        )
     n = order.size
     no_norms = np.empty(0, theta.dtype)
     n_batches = n // batch_size if hyper.drop_last else (n + batch_size - 1) // batch_size
@@ -843,8 +1100,8 @@ def forward_outputs(X, Y, sample_weight, theta, layer_sizes, activation, loss, h
     act_offsets, act_size = activation_layout(layer_sizes, chunk)
     layout = Layout(layer_sizes, weight_offsets, bias_offsets, act_offsets)
     acts = np.empty(act_size, theta.dtype)
+    deltas = np.empty(act_size if Y.shape[0] else 0, theta.dtype)  # unused, but written
     Xb = input_buffer(X, chunk, theta)
-    scratch = np.empty((chunk, n_outputs), theta.dtype)
     no_dropout = np.zeros(n_layers, np.float64)
     no_rng = np.zeros(1, np.uint64)
     loss_sum = 0.0
@@ -854,26 +1111,28 @@ def forward_outputs(X, Y, sample_weight, theta, layer_sizes, activation, loss, h
         _gather_inputs(X, np.arange(start, stop), Xb)
         A0 = _input_rows(X, Xb, n_rows)
         _forward(A0, theta, layout, activation, no_dropout, no_rng, acts, acts)
-        Z = _matrix(acts, act_offsets[n_layers - 1], n_rows, n_outputs)
+        logits = act_offsets[n_layers - 1]
         if Y.shape[0]:
             loss_sum += _loss_and_output_delta(
-                Z,
+                acts,
+                deltas,
+                logits,
                 Y[start:stop],
                 sample_weight[start:stop],
                 loss,
                 huber_delta,
                 0.0,
-                scratch[:n_rows],
             )
         for i in range(n_rows):
+            z = logits + i * n_outputs
             if loss == SOFTMAX_LOG_LOSS:
-                log_sum_exp = _log_sum_exp(Z, i)
+                log_sum_exp = _log_sum_exp(acts, z, n_outputs)
                 for j in range(n_outputs):
-                    out[start + i, j] = math.exp(Z[i, j] - log_sum_exp)
+                    out[start + i, j] = math.exp(acts[z + j] - log_sum_exp)
             elif loss == LOGISTIC_LOG_LOSS:
                 for j in range(n_outputs):
-                    out[start + i, j] = _sigmoid(Z[i, j])
+                    out[start + i, j] = _sigmoid(acts[z + j])
             else:
                 for j in range(n_outputs):
-                    out[start + i, j] = Z[i, j]
+                    out[start + i, j] = acts[z + j]
     return loss_sum

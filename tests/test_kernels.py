@@ -95,7 +95,7 @@ def objective_and_gradient(theta, layer_sizes, X, Y, sample_weight, hyper, dropo
 
 @given(
     seed=st.integers(0, 2**31 - 1),
-    n_rows=st.integers(1, 7),  # below and above the row count where BLAS takes over
+    n_rows=st.integers(1, 7),
     n_features=st.integers(1, 4),
     hidden=st.lists(st.integers(1, 5), max_size=2),
     n_outputs=st.integers(1, 3),
@@ -285,3 +285,65 @@ def test_forward_outputs_matches_numpy_forward_pass(dtype):
     expected /= expected.sum(axis=1, keepdims=True)
     assert out.dtype == dtype
     np.testing.assert_allclose(out, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+SAMPLE_PATH_CASES = {
+    "sgd": dict(solver="sgd", momentum=0.0),
+    "sgd_momentum": dict(solver="sgd", momentum=0.9, nesterovs_momentum=False),
+    "sgd_nesterov": dict(solver="sgd", momentum=0.9, alpha=1e-2),
+    "adam": dict(solver="adam", alpha=1e-2),
+    "adamw": dict(solver="adamw", weight_decay=0.1, alpha=1e-2),
+    "rmsprop": dict(solver="rmsprop"),
+    "adagrad": dict(solver="adagrad"),
+    "dropout": dict(solver="sgd", momentum=0.9, dropout=0.3),
+    "sum_reduction": dict(solver="sgd", momentum=0.9, gradient_reduction="sum"),
+}
+
+
+@pytest.mark.parametrize("activation", sorted(_kernels.ACTIVATIONS))
+@pytest.mark.parametrize("case", sorted(SAMPLE_PATH_CASES))
+@pytest.mark.parametrize("kind", ["softmax", "logistic", "huber", "absolute_error", "sparse"])
+def test_single_sample_path_matches_the_batch_path(activation, case, kind):
+    """Batch size one takes its own loops (``_kernels._sample_epoch``); a clipping threshold
+    that never clips sends the same training through the batch path, which the NumPy reference
+    and finite differences check. Both must train the same weights."""
+    from scipy import sparse
+    from sklearn.datasets import make_classification
+
+    from skminibatch import MiniBatchMLPClassifier, MiniBatchRegressor
+
+    X, y = make_classification(60, 6, n_informative=4, n_classes=3, random_state=0)
+    X = X.astype(np.float64)
+    if kind == "sparse":
+        X[np.abs(X) < 0.8] = 0.0
+        X = sparse.csr_matrix(X)
+    if kind in ("huber", "absolute_error"):
+        y = np.column_stack([y, -y]).astype(np.float64)
+    elif kind == "logistic":
+        y = y == 1
+
+    def trained(clip_norm):
+        params = dict(
+            hidden_layer_sizes=(5, 4),
+            activation=activation,
+            batch_size=1,
+            learning_rate_init=0.01,
+            max_iter=3,
+            tol=None,
+            random_state=0,
+            clip_norm=clip_norm,
+            **SAMPLE_PATH_CASES[case],
+        )
+        if kind in ("huber", "absolute_error"):
+            model = MiniBatchRegressor(loss=kind, **params)
+        else:
+            model = MiniBatchMLPClassifier(**params)
+        model.fit(X, y)
+        return model
+
+    sample, batch = trained(None), trained(1e300)
+    pairs = zip(sample.coefs_ + sample.intercepts_, batch.coefs_ + batch.intercepts_, strict=True)
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    losses = [record["loss"] for record in sample.history_]
+    np.testing.assert_allclose(losses, [record["loss"] for record in batch.history_], rtol=1e-10)
