@@ -722,68 +722,72 @@ def _update_block(theta, state, start, a, a_start, n_a, d, d_start, n_d, l2, shr
     ``theta[start : start + n_d]`` from the gradient ``d``.
 
     Returns the sum of the squares of the weights before the update (for the penalty).
+    Arithmetic is in the parameters' dtype: float32 parameters are not promoted to float64.
     """
+    real = theta.dtype.type
     n = theta.size
-    tiny = hyper.tiny
+    zero, one = real(0.0), real(1.0)
+    tiny = real(hyper.tiny)
     solver = hyper.solver
-    momentum = hyper.momentum
-    step_size, bias_correction_2_sqrt = steps
-    squares = 0.0
+    momentum = real(hyper.momentum)
+    step_size, bias_correction_2_sqrt = real(steps[0]), real(steps[1])
+    l2, shrink = real(l2), real(shrink)
+    squares = zero
     for k in range(n_a + 1):
-        ak = a[a_start + k] if k < n_a else 1.0
+        ak = a[a_start + k] if k < n_a else one
         if k == n_a:  # the biases: no penalty, no decay, their squares not counted
-            l2, shrink = 0.0, 1.0
+            l2, shrink = zero, one
         row = start + k * n_d
         if solver == SGD and momentum == 0.0:
             for j in range(n_d):
                 p = _unsigned(row + j)
                 w = theta[p]
-                squares += w * w if k < n_a else 0.0
+                squares += w * w if k < n_a else zero
                 theta[p] = w - step_size * (ak * d[_unsigned(d_start + j)] + l2 * w)
         elif solver == SGD:
             for j in range(n_d):
                 p = _unsigned(row + j)
                 w = theta[p]
-                squares += w * w if k < n_a else 0.0
+                squares += w * w if k < n_a else zero
                 g = ak * d[_unsigned(d_start + j)] + l2 * w
                 v = momentum * state[p] + g
                 if abs(v) < tiny:
-                    v = 0.0
+                    v = zero
                 state[p] = v
                 theta[p] = w - step_size * (g + momentum * v if hyper.nesterov else v)
         elif solver in (ADAM, ADAMW):
-            beta_1 = hyper.beta_1
-            beta_2 = hyper.beta_2
+            beta_1, beta_2, epsilon = real(hyper.beta_1), real(hyper.beta_2), real(hyper.epsilon)
             for j in range(n_d):
                 p = _unsigned(row + j)
                 w = theta[p]
-                squares += w * w if k < n_a else 0.0
+                squares += w * w if k < n_a else zero
                 g = ak * d[_unsigned(d_start + j)] + l2 * w
-                m = beta_1 * state[p] + (1.0 - beta_1) * g
-                v = beta_2 * state[_unsigned(n + p)] + (1.0 - beta_2) * g * g
+                m = beta_1 * state[p] + (one - beta_1) * g
+                v = beta_2 * state[_unsigned(n + p)] + (one - beta_2) * g * g
                 if abs(m) < tiny:
-                    m = 0.0
+                    m = zero
                 if v < tiny:
-                    v = 0.0
+                    v = zero
                 state[p] = m
                 state[_unsigned(n + p)] = v
                 theta[p] = shrink * w - step_size * m / (
-                    math.sqrt(v) / bias_correction_2_sqrt + hyper.epsilon
+                    np.sqrt(v) / bias_correction_2_sqrt + epsilon
                 )
         else:
-            rho = hyper.rho if solver == RMSPROP else 1.0
-            scale = 1.0 - hyper.rho if solver == RMSPROP else 1.0
+            rho = real(hyper.rho) if solver == RMSPROP else one
+            scale = one - rho if solver == RMSPROP else one
+            epsilon = real(hyper.epsilon)
             for j in range(n_d):
                 p = _unsigned(row + j)
                 w = theta[p]
-                squares += w * w if k < n_a else 0.0
+                squares += w * w if k < n_a else zero
                 g = ak * d[_unsigned(d_start + j)] + l2 * w
                 v = rho * state[p] + scale * g * g
                 if v < tiny:
-                    v = 0.0
+                    v = zero
                 state[p] = v
-                theta[p] = w - step_size * g / (math.sqrt(v) + hyper.epsilon)
-    return squares
+                theta[p] = w - step_size * g / (np.sqrt(v) + epsilon)
+    return float(squares)
 
 
 @jit
@@ -832,7 +836,7 @@ def _sample_input_delta(d, d_start, n_out, theta, weights, n_in, d_in_start):
     """d[d_in_start : d_in_start + n_in] = W @ d[d_start : d_start + n_out] for one sample."""
     for k in range(n_in):
         row = weights + k * n_out
-        total = 0.0
+        total = theta.dtype.type(0.0)
         for j in range(n_out):
             total += d[_unsigned(d_start + j)] * theta[_unsigned(row + j)]
         d[d_in_start + k] = total
