@@ -180,6 +180,11 @@ def _uniform(rng_state):
     return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
+# Index 0 passed to a compiled function as a plain int64: a literal ``0`` would make Numba
+# compile a second specialisation for ``Literal[int](0)`` of a function also called with int64.
+FIRST = np.int64(0)
+
+
 @jit
 def _unsigned(i):
     """The index ``i`` (non-negative) as unsigned. Numba wraps negative signed indices around,
@@ -275,7 +280,7 @@ def _sparse_gather_inputs(X, rows, Xb):
 @jit
 def _dense_input_rows(X, Xb, n_rows):
     """The first ``n_rows`` gathered rows of Xb, as a matrix."""
-    return _matrix(Xb, 0, n_rows, X.shape[1])
+    return Xb[: n_rows * X.shape[1]].reshape((n_rows, X.shape[1]))
 
 
 @jit
@@ -465,7 +470,7 @@ def _forward(A0, theta, layout, activation, dropout, rng_state, acts, masks):
     stable for large values.
     """
     n_layers = layout.sizes.size - 1
-    A = _layer_forward(A0, 0, theta, layout, activation, dropout, rng_state, acts, masks)
+    A = _layer_forward(A0, FIRST, theta, layout, activation, dropout, rng_state, acts, masks)
     for layer in range(1, n_layers):
         A = _layer_forward(A, layer, theta, layout, activation, dropout, rng_state, acts, masks)
 
@@ -584,7 +589,7 @@ def _chunk_gradient(
             dropout[layer - 1],
         )
     D = _matrix(ws.deltas, layout.act_offsets[0], n_rows, sizes[1])
-    _layer_gradient(A0, D, 0, layout, grad, sq_norms)
+    _layer_gradient(A0, D, FIRST, layout, grad, sq_norms)
     return loss_sum
 
 
@@ -648,7 +653,7 @@ def batch_gradient(
         add = accumulate or start > 0
         loss_sum += _chunk_gradient(
             _input_rows(X, ws.Xb, m),
-            _matrix(ws.Yb, 0, m, n_outputs),
+            ws.Yb[: m * n_outputs].reshape((m, n_outputs)),
             ws.swb[:m],
             scale,
             theta,
@@ -805,7 +810,10 @@ def optimizer_step(theta, grad, state, lr, step, hyper):
     magnitude is flushed to zero: subnormal numbers slow arithmetic tenfold.
     """
     steps = _step_sizes(lr, step, hyper)
-    _update_block(theta, state, 0, grad, 0, 0, grad, 0, grad.size, 0.0, 1.0, steps, hyper)
+    zero = np.int64(0)
+    _update_block(
+        theta, state, zero, grad, zero, zero, grad, zero, grad.size, 0.0, 1.0, steps, hyper
+    )
 
 
 @jit
