@@ -60,7 +60,10 @@ if not CACHE:
         stacklevel=2,
     )
 
-JIT_OPTIONS = {"cache": CACHE, "nogil": True, "fastmath": FASTMATH}
+# error_model="numpy": a float division by zero gives inf or NaN (which the divergence check
+# sees) instead of a check and exception path per division, which also kept Numba from pruning
+# reference counts (measured: 0.75 -> 0.62 us per single-sample update of a 303-weight network).
+JIT_OPTIONS = {"cache": CACHE, "nogil": True, "fastmath": FASTMATH, "error_model": "numpy"}
 jit = numba.njit(**JIT_OPTIONS)
 # For the single-sample path's own helpers (one call site each): one function for LLVM.
 jit_inline = numba.njit(inline="always", **JIT_OPTIONS)
