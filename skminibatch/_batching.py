@@ -42,12 +42,12 @@ def updates_per_epoch(n_samples, batch_size, drop_last, accumulate):
 def epoch_order(n_samples, shuffle, random_state):
     """The order in which an epoch visits the rows: a fresh permutation, or 0..n-1."""
     if shuffle:
-        return random_state.permutation(n_samples).astype(np.int64)
+        return random_state.permutation(n_samples).astype(np.int64, copy=False)
     return np.arange(n_samples, dtype=np.int64)
 
 
 def dropout_seed(random_state, dropout):
     """The state of the compiled dropout generator for one epoch, drawn from ``random_state``
     only when some dropout rate is positive (so that without dropout nothing else changes)."""
-    seed = random_state.randint(2**63, dtype=np.uint64) if np.any(dropout) else 0
+    seed = random_state.randint(2**63, dtype=np.uint64) if dropout.any() else 0
     return np.array([seed], dtype=np.uint64)

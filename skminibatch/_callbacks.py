@@ -139,6 +139,12 @@ class EpochCallbacks:
         init_context = getattr(self.estimator, "_init_callback_context", None)
         if init_context is None:  # no scikit-learn callback support
             return
+        if not getattr(self.estimator, "_skl_callbacks", None) and not hasattr(
+            self.estimator, "_parent_callback_ctx"
+        ):
+            # No scikit-learn callback to call, here or in a meta-estimator: a task tree
+            # would have no reader, and building it costs more than a small epoch.
+            return
         self._fit_context = init_context(task_name="fit", max_subtasks=max_epochs)
         self._fit_context.call_on_fit_task_begin(
             estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata
@@ -169,6 +175,8 @@ class EpochCallbacks:
         stop : bool
             True when a callback asked to stop training.
         """
+        if not self.callbacks and self._fit_context is None:
+            return False
         evaluated = []
 
         def attributes():

@@ -5,6 +5,7 @@ No loops and no math here: the estimators validate what they are given, hand can
 """
 
 import warnings
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
@@ -26,7 +27,9 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
     """Everything the classifier and the regressor share; see their docstrings.
 
     Subclasses define ``__init__`` (their full signature, as scikit-learn's ``get_params``
-    reads it), ``_loss``, ``_set_up_targets``, ``_encode_targets`` and ``_decode_outputs``.
+    reads it), ``_numeric_targets`` (whether y must be numbers: ``not is_classifier(self)``,
+    which costs more to ask at every call), ``_loss``, ``_set_up_targets``,
+    ``_encode_targets`` and ``_decode_outputs``.
     """
 
     def _store_parameters(self, parameters):
@@ -34,6 +37,45 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         for name, value in parameters.items():
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
+
+    def _check_params(self):
+        """Check the parameters against ``_parameter_constraints``, unless each parameter is
+        the very object it was when they last passed.
+
+        Checking costs about 0.1 ms, more than a ``partial_fit`` epoch on a small chunk. A
+        parameter changed by ``set_params`` or assignment is a new object and is checked; a
+        mutable one changed in place (a list, a dict) keeps satisfying its constraint, which
+        depends only on its type.
+        """
+        values = _validation.constrained_parameter_values(self)
+        if not _validation.same_objects(values, getattr(self, "_checked_parameter_values", ())):
+            _validation.check_params(self)
+            self._checked_parameter_values = values
+
+    def __getstate__(self):
+        """The pickled state: that of scikit-learn's estimators, less the kept training config
+        (internal types, rebuilt by the next call)."""
+        state = dict(super().__getstate__())
+        state.pop("_kept_training_config", None)
+        return state
+
+    def _training_config(self, n_hidden, dtype):
+        """:func:`_validation.training_config` of the parameters, kept for the next call.
+
+        The kept config is reused while it would be built the same: while the parameters
+        are the objects that passed :meth:`_check_params` with it (call that first), and
+        none of those it reads can have changed in place (``dropout`` is a number and
+        ``learning_rate`` a string, not a list or a schedule object).
+        """
+        key = (self._loss, n_hidden, np.dtype(dtype))
+        checked = self._checked_parameter_values
+        kept_checked, kept_key, kept_config = getattr(self, "_kept_training_config", (0, 0, 0))
+        if kept_checked is checked and kept_key == key:
+            return kept_config
+        config = _validation.training_config(self, self._loss, n_hidden, dtype)
+        if isinstance(self.dropout, Real) and isinstance(self.learning_rate, str):
+            self._kept_training_config = (checked, key, config)
+        return config
 
     def _fit(self, X, y, sample_weight, *, incremental, **options):
         """``fit`` and ``partial_fit``: in memory, or block by block for ``fit`` on a memmap."""
@@ -54,14 +96,14 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         intercepts_init=None,
         validation_data=None,
     ):
-        _validation.check_params(self)
+        self._check_params()
         given = {"X": X, "y": y, "sample_weight": sample_weight}  # what the callbacks see
         hidden_layer_sizes = _validation.hidden_layer_sizes_tuple(self.hidden_layer_sizes)
         given_init = coefs_init is not None or intercepts_init is not None
         fresh = not hasattr(self, "coefs_") or not (incremental or self.warm_start) or given_init
         dtype = None if fresh else self.coefs_[0].dtype
         X, y = _validation.check_X_y(
-            self, X, y, reset=fresh, dtype=dtype, y_numeric=not is_classifier(self)
+            self, X, y, reset=fresh, dtype=dtype, y_numeric=self._numeric_targets
         )
         if fresh:
             self._random_state = check_random_state(self.random_state)
@@ -81,7 +123,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         state = self._initial_state(
             fresh, given_init, coefs_init, intercepts_init, layer_sizes, X.dtype
         )
-        config = _validation.training_config(self, self._loss, len(hidden_layer_sizes), X.dtype)
+        config = self._training_config(len(hidden_layer_sizes), X.dtype)
         evaluate = None if validation is None else self._evaluator(validation, layer_sizes, config)
         if incremental:
             stopper = None
@@ -90,6 +132,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         else:
             stopper = Stopper("loss", self.tol, self.n_iter_no_change)
         max_epochs = 1 if incremental else self.max_iter
+        n_earlier_records = len(self.history_)
         callbacks = self._epoch_callbacks(state, layer_sizes, given)
         callbacks.on_fit_begin(max_epochs)
         status = train(
@@ -108,7 +151,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             on_epoch_begin=callbacks.on_epoch_begin,
             on_epoch_end=callbacks.on_epoch_end,
         )
-        self._store_state(state, layer_sizes)
+        self._store_state(state, layer_sizes, n_earlier_records)
         if status == "max_iter" and not incremental and self.tol is not None:
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
@@ -123,7 +166,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         """``fit`` on a ``numpy.memmap``: epochs of ``partial_fit`` over shuffled blocks of
         about 64 MB read from disk (:class:`MemmapBlocks`), so that memory stays bounded by a
         block, not the data; stopping by the training loss as ``fit`` does."""
-        _validation.check_params(self)
+        self._check_params()
         if any(value is not None for value in given) or self.early_stopping:
             raise ValueError(
                 "fit on a numpy.memmap reads it block by block and takes no sample_weight, "
@@ -155,7 +198,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
 
     def _initial_state(self, fresh, given_init, coefs_init, intercepts_init, layer_sizes, dtype):
         """New parameters (drawn or given) and optimizer state, or the fitted ones."""
-        n_state = _kernels.SOLVER_STATE_SLOTS[self.solver] * _network.n_parameters(layer_sizes)
+        state_slots = _kernels.SOLVER_STATE_SLOTS[self.solver]  # optimizer values per parameter
         if fresh:
             if given_init:
                 coefs, intercepts = _validation.initial_weights(
@@ -167,7 +210,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
                     layer_sizes, self.weight_init, self._random_state, dtype
                 )
             self.history_ = History()
-            return TrainingState(theta, np.zeros(n_state, dtype))
+            return TrainingState(theta, np.zeros(state_slots * theta.size, dtype))
         fitted_sizes = _network.layer_sizes_of(self.coefs_).tolist()
         if fitted_sizes != layer_sizes.tolist():
             raise ValueError(
@@ -177,12 +220,13 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             )
         theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, dtype)
         optimizer_state = self._optimizer_state
-        if optimizer_state.size != n_state:  # the solver was changed: start its state anew
-            optimizer_state = np.zeros(n_state, dtype)
+        if optimizer_state.size != state_slots * theta.size:  # the solver was changed
+            optimizer_state = np.zeros(state_slots * theta.size, dtype)  # start its state anew
         return TrainingState(theta, optimizer_state.copy(), self.n_updates_, self.t_)
 
-    def _store_state(self, state, layer_sizes):
-        """Fitted attributes from the training state and history (all copies, no views)."""
+    def _store_state(self, state, layer_sizes, n_earlier_records):
+        """Fitted attributes from the training state and history (all copies, no views);
+        ``history_`` held ``n_earlier_records`` records before this call."""
         self.coefs_, self.intercepts_ = _network.unpack(state.theta, layer_sizes)
         self._optimizer_state = state.optimizer_state
         self.n_updates_ = state.n_updates
@@ -190,12 +234,35 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         self.n_iter_ = len(self.history_)
         self.n_layers_ = len(layer_sizes)
         self.n_outputs_ = int(layer_sizes[-1])
-        self.loss_curve_ = self.history_["loss"]
+        lowest_loss = self._store_loss_curve(n_earlier_records)
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
         validating = bool(self.history_) and "val_score" in self.history_[-1]
         self.validation_scores_ = self.history_["val_score"] if validating else None
         self.best_validation_score_ = max(self.validation_scores_) if validating else None
-        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_, default=None)
+        self.best_loss_ = None if self.early_stopping else lowest_loss
+
+    def _store_loss_curve(self, n_earlier_records):
+        """Set ``loss_curve_`` (a new list) to the losses of ``history_``; return the lowest
+        (``min``'s answer: the first of equal ones, None for no record).
+
+        When ``loss_curve_`` is still the list the previous call stored, of one loss per
+        earlier record, only the new records are read, so that a call of ``partial_fit``
+        costs the same however long the history.
+        """
+        earlier_curve, earlier_lowest = getattr(self, "_loss_curve_and_lowest", ([], None))
+        if (
+            n_earlier_records
+            and len(earlier_curve) == n_earlier_records
+            and earlier_curve is getattr(self, "loss_curve_", None)
+        ):
+            new_losses = [record["loss"] for record in self.history_[n_earlier_records:]]
+            self.loss_curve_ = earlier_curve + new_losses
+            lowest_loss = min([earlier_lowest, *new_losses])
+        else:
+            self.loss_curve_ = self.history_["loss"]
+            lowest_loss = min(self.loss_curve_, default=None)
+        self._loss_curve_and_lowest = (self.loss_curve_, lowest_loss)
+        return lowest_loss
 
     def _hold_out(self, X, y, sample_weight):
         """Split off ``validation_fraction`` of the rows: shuffled by ``random_state``,
@@ -502,6 +569,7 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
     """
 
     _parameter_constraints = _validation.CLASSIFIER_PARAMETER_CONSTRAINTS
+    _numeric_targets = False
 
     def __init__(
         self,
@@ -550,24 +618,30 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
         return "softmax_log_loss" if self._target_type == "multiclass" else "logistic_log_loss"
 
     def _set_up_targets(self, y, fresh, incremental, classes):
-        """Check y (raveled if a column), and set ``classes_`` on a fresh start."""
-        y, target_type = _validation.check_classification_targets(y)
+        """Check y (raveled if a column), and set ``classes_`` on a fresh start.
+
+        When continuing a binary or multiclass fit, a vector of labels needs no type check
+        (:func:`_validation.is_label_vector`): :meth:`_encode_targets` checks the labels.
+        """
         if fresh:
+            y, target_type = _validation.check_classification_targets(y)
             if incremental and classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
             self.classes_ = _validation.classes_from(y, target_type, classes)
             self._target_type = (
                 "multiclass" if target_type == "binary" and self.classes_.size > 2 else target_type
             )
-        else:
+            return y
+        if self._target_type == "multilabel-indicator" or not _validation.is_label_vector(y):
+            y, target_type = _validation.check_classification_targets(y)
             _validation.check_same_target_kind(target_type, self._target_type)
-            if classes is not None and not np.array_equal(
-                _validation.classes_from(y, target_type, classes), self.classes_
-            ):
-                raise ValueError(
-                    f"classes={classes!r} differs from the classes of earlier calls, "
-                    f"{self.classes_.tolist()!r}."
-                )
+        if classes is not None and not _validation.same_classes(
+            classes, self.classes_, y, self._target_type
+        ):
+            raise ValueError(
+                f"classes={classes!r} differs from the classes of earlier calls, "
+                f"{self.classes_.tolist()!r}."
+            )
         return y
 
     def _encode_targets(self, y, dtype):
@@ -676,6 +750,7 @@ class MiniBatchRegressor(RegressorMixin, _BaseMiniBatchMLP):
     """
 
     _parameter_constraints = _validation.REGRESSOR_PARAMETER_CONSTRAINTS
+    _numeric_targets = True
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _kernels
 from ._batching import dropout_seed, epoch_batch_size, epoch_order, updates_per_epoch
+from .schedules import Constant
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -128,9 +129,7 @@ def train(
             workspace_rows = min(batch_size, n_samples, _kernels.CHUNK_ROWS)
             layout, workspace = _allocate(layer_sizes, workspace_rows, X, Y, state.theta)
         n_updates = updates_per_epoch(n_samples, batch_size, hyper.drop_last, hyper.accumulate)
-        steps = np.arange(state.n_updates, state.n_updates + n_updates)
-        multipliers = config.schedule.multipliers(steps, epoch, history)
-        learning_rates = config.learning_rate * np.asarray(multipliers, dtype=np.float64)
+        learning_rates = _learning_rates(config, state.n_updates, n_updates, epoch, history)
         n_batches = n_samples // batch_size if hyper.drop_last else -(-n_samples // batch_size)
         batch_losses = np.zeros(n_batches if config.record_batches else 0)
         order = epoch_order(n_samples, config.shuffle, random_state)
@@ -191,6 +190,17 @@ def train(
     if stopper is not None:
         stopper.restore(state.theta)
     return status
+
+
+def _learning_rates(config, first_step, n_updates, epoch, history):
+    """The learning rate of each update of the coming epoch: ``config.learning_rate`` times
+    the schedule's multipliers (those of :class:`~skminibatch.schedules.Constant` are ones,
+    and not asked for: asking costs more than the updates of a small epoch)."""
+    if type(config.schedule) is Constant:
+        return np.full(n_updates, config.learning_rate)
+    steps = np.arange(first_step, first_step + n_updates)
+    multipliers = config.schedule.multipliers(steps, epoch, history)
+    return config.learning_rate * np.asarray(multipliers, dtype=np.float64)
 
 
 def _lowers_rate_instead(config, state, epoch, history, learning_rates):

@@ -7,6 +7,7 @@ and turns strings into the integer codes of :mod:`skminibatch._kernels`.
 """
 
 from numbers import Integral, Real
+from operator import attrgetter, is_
 
 import numpy as np
 from scipy.sparse import issparse
@@ -89,8 +90,38 @@ def check_params(estimator):
     )
 
 
+def constrained_parameter_values(estimator):
+    """The values of the parameters named in the estimator's ``_parameter_constraints``.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        An estimator with a ``_parameter_constraints`` dict.
+
+    Returns
+    -------
+    values : tuple
+        The parameters' current values (the objects themselves), in the order of the
+        constraints' keys.
+    """
+    names = list(estimator._parameter_constraints)
+    values = attrgetter(*names)(estimator)
+    return values if len(names) > 1 else (values,)
+
+
+def same_objects(values, other_values):
+    """Whether two tuples hold the very same objects, position by position (``is``, not ``==``:
+    equal values of different types, such as ``1`` and ``True``, may not satisfy the same
+    constraints)."""
+    return len(values) == len(other_values) and all(map(is_, values, other_values))
+
+
 def hidden_layer_sizes_tuple(hidden_layer_sizes):
     """``hidden_layer_sizes`` as a tuple of positive ints; an int means one hidden layer."""
+    if type(hidden_layer_sizes) in (tuple, list) and all(
+        type(size) is int and 1 <= size < 2**63 for size in hidden_layer_sizes
+    ):  # the common case, without NumPy's conversions
+        return tuple(hidden_layer_sizes)
     sizes = np.atleast_1d(np.asarray(hidden_layer_sizes))
     if sizes.ndim != 1 or not all(isinstance(s, Integral) and s >= 1 for s in sizes.tolist()):
         raise ValueError(
@@ -134,17 +165,76 @@ def check_X(estimator, X, reset, dtype=None):
 
 
 def check_X_y(estimator, X, y, reset, dtype=None, y_numeric=False):
-    X, y = validate_data(
-        estimator,
-        X,
-        y,
-        accept_sparse=("csr", "csc"),
-        dtype=dtype or FLOAT_DTYPES,
-        multi_output=True,
-        y_numeric=y_numeric,
-        reset=reset,
-    )
+    """Validated (X, y): X as :func:`check_X` gives it, y an array of one or more outputs.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator whose ``n_features_in_`` and ``feature_names_in_`` X must match (or
+        which records them, with ``reset``).
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    reset : bool
+        Record X's number of features and feature names on ``estimator`` instead of
+        checking them.
+    dtype : numpy dtype or None, default=None
+        The dtype of the returned X; None keeps float64 and float32 and makes the rest
+        float64.
+    y_numeric : bool, default=False
+        Convert a y of object dtype to float64.
+
+    Returns
+    -------
+    X : ndarray or CSR matrix
+        C-contiguous and read-only if dense.
+    y : ndarray or CSR matrix
+
+    Notes
+    -----
+    scikit-learn's ``validate_data`` costs about 0.1 ms, more than a ``partial_fit`` epoch on
+    a small chunk; it is skipped when :func:`_validates_unchanged` shows that it would return
+    X and y as they are, without a warning or an error.
+    """
+    if reset or not _validates_unchanged(estimator, X, y, dtype):
+        X, y = validate_data(
+            estimator,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=dtype or FLOAT_DTYPES,
+            multi_output=True,
+            y_numeric=y_numeric,
+            reset=reset,
+        )
     return canonical_rows(X, X.dtype), y
+
+
+def _validates_unchanged(estimator, X, y, dtype):
+    """Whether ``check_X_y(estimator, X, y, reset=False, dtype=dtype)`` would return X and y
+    as they are, without a warning or an error: a cheap test that may answer False when that
+    holds, never True when it does not.
+
+    It holds when X is a finite 2-D ndarray of ``dtype`` with at least one row and the
+    estimator's number of features, the estimator was fitted without feature names (an
+    ndarray has none), and y is a finite 1-D or 2-D ndarray of booleans, numbers or strings
+    with as many rows: then every check of ``validate_data`` passes and converts nothing.
+    """
+    if not (
+        type(X) is np.ndarray
+        and type(y) is np.ndarray
+        and dtype is not None
+        and X.dtype == dtype
+        and X.ndim == 2
+        and 0 < X.shape[0] == y.shape[0]
+        and X.shape[1] == getattr(estimator, "n_features_in_", None)
+        and getattr(estimator, "feature_names_in_", None) is None
+        and y.dtype.kind in "biufU"
+        and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] > 0))
+    ):
+        return False
+    # A finite sum means finite values, as scikit-learn's own first test of X assumes.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(X.sum())) and (y.dtype.kind != "f" or bool(np.isfinite(y.sum())))
 
 
 def check_sample_weight(sample_weight, X, factors=None):
@@ -155,6 +245,8 @@ def check_sample_weight(sample_weight, X, factors=None):
     weights that estimates the weighted mean loss without bias, and the weights count even
     at ``batch_size=1`` (dividing each batch by its own weight sum would cancel them there).
     """
+    if sample_weight is None and factors is None:
+        return read_only(np.ones(X.shape[0]), X.dtype)
     weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if factors is not None:
         weights = weights * factors
@@ -185,6 +277,23 @@ def check_classification_targets(y):
     return y, target_type
 
 
+def is_label_vector(y):
+    """Whether ``type_of_target(y)`` is certainly 'binary' or 'multiclass', tested cheaply.
+
+    True for a non-empty 1-D ndarray of booleans, integers, strings, or floats that are all
+    integers; False also for some such targets (an object array of strings, for one), which
+    then take the full check of :func:`check_classification_targets`.
+    """
+    if not isinstance(y, np.ndarray) or y.ndim != 1 or y.size == 0:
+        return False
+    if y.dtype.kind in "biuU":
+        return True
+    if y.dtype.kind != "f":
+        return False
+    with np.errstate(invalid="ignore"):  # NaN and infinity are not integers
+        return bool((y.astype(np.int64).astype(y.dtype) == y).all())
+
+
 def classes_from(y, target_type, classes=None):
     """``classes_``: labels given in ``classes`` or found in y (label columns if multilabel)."""
     if target_type == "multilabel-indicator":
@@ -199,6 +308,21 @@ def classes_from(y, target_type, classes=None):
     return found
 
 
+def same_classes(classes, fitted_classes, y, target_type):
+    """Whether ``classes`` given to ``partial_fit`` after the first call are those the
+    classifier was set up with: whether ``classes_from(y, target_type, classes)`` equals
+    ``fitted_classes``.
+
+    Classes given as an array equal to ``fitted_classes`` and of its dtype (sorted unique labels,
+    which ``classes_from`` returns as they are) skip the labels' type checks.
+    """
+    if target_type != "multilabel-indicator":
+        given = np.asarray(classes)
+        if given.dtype == fitted_classes.dtype and np.array_equal(given, fitted_classes):
+            return True
+    return np.array_equal(classes_from(y, target_type, classes), fitted_classes)
+
+
 def classification_targets(y, classes, target_type, dtype):
     """Network targets: one column for 2 classes, one-hot for more, y itself for multilabel."""
     if target_type == "multilabel-indicator":
@@ -208,17 +332,36 @@ def classification_targets(y, classes, target_type, dtype):
                 f"{classes.size}."
             )
         return read_only(y, dtype)
-    unknown = np.setdiff1d(np.unique(y), classes)
-    if unknown.size:
-        raise ValueError(
-            f"y contains labels {unknown.tolist()!r} that are not in classes {classes.tolist()!r}."
-        )
-    codes = np.searchsorted(classes, y)
+    codes = _label_codes(y, classes)
     if classes.size == 2:
         return read_only(codes.reshape(-1, 1), dtype)
     one_hot = np.zeros((y.shape[0], classes.size), dtype=dtype)
     one_hot[np.arange(y.shape[0]), codes] = 1.0
     return read_only(one_hot, dtype)
+
+
+def _label_codes(y, classes):
+    """The index in ``classes`` (sorted) of each label of y; a ValueError naming the labels
+    that are not in ``classes``.
+
+    Labels and classes that are both numbers or both strings are looked up directly, a label
+    being known when the class at its sorted position equals it; other kinds (object arrays)
+    are first checked with ``np.setdiff1d``.
+    """
+    numbers = "biuf"
+    comparable = (y.dtype.kind in numbers and classes.dtype.kind in numbers) or (
+        y.dtype.kind == classes.dtype.kind == "U"
+    )
+    if comparable:
+        codes = np.searchsorted(classes, y)
+        if (classes.take(codes, mode="clip") == y).all():
+            return codes
+    unknown = np.setdiff1d(np.unique(y), classes)
+    if unknown.size:
+        raise ValueError(
+            f"y contains labels {unknown.tolist()!r} that are not in classes {classes.tolist()!r}."
+        )
+    return np.searchsorted(classes, y)
 
 
 def check_same_target_kind(target_type, fitted_target_type):
@@ -271,17 +414,24 @@ def initial_weights(coefs_init, intercepts_init, layer_sizes):
 
 def dropout_rates(dropout, n_hidden):
     """One dropout rate per hidden layer, from a single rate or one per layer."""
-    message = (
-        f"dropout must be a rate in [0, 1) or a sequence of one rate per hidden layer "
-        f"({n_hidden}); got {dropout!r}."
-    )
+    if isinstance(dropout, Real):  # one rate: the same answer without NumPy's conversions
+        if n_hidden and not 0 <= dropout < 1:
+            raise ValueError(_dropout_message(dropout, n_hidden))
+        return np.full(n_hidden, float(dropout))
     try:
         rates = np.broadcast_to(np.asarray(dropout, dtype=np.float64), (n_hidden,)).copy()
     except (TypeError, ValueError) as error:
-        raise ValueError(message) from error
+        raise ValueError(_dropout_message(dropout, n_hidden)) from error
     if not np.all((rates >= 0) & (rates < 1)):
-        raise ValueError(message)
+        raise ValueError(_dropout_message(dropout, n_hidden))
     return rates
+
+
+def _dropout_message(dropout, n_hidden):
+    return (
+        f"dropout must be a rate in [0, 1) or a sequence of one rate per hidden layer "
+        f"({n_hidden}); got {dropout!r}."
+    )
 
 
 def training_config(estimator, loss, n_hidden, dtype):
