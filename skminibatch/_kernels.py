@@ -866,13 +866,16 @@ def _sample_step(
     state,
     lr,
     step,
-    layout,
+    sizes,
+    weight_offsets,
     hyper,
     dropout,
     rng_state,
 ):
     """One update on one sample, whose input row is ``values[: starts[1]]``, targets ``Y[i]``
-    and weight ``w``.
+    and weight ``w``, of the network whose layer sizes and weight offsets in theta are
+    ``sizes`` and ``weight_offsets`` (the arrays of a :class:`Layout`: each access to a
+    namedtuple's array costs a reference count).
 
     The stochastic (batch of one) counterpart of :func:`batch_gradient` followed by
     :func:`add_penalty` and :func:`optimizer_step`, for an L2 penalty and no clipping: loops
@@ -885,11 +888,11 @@ def _sample_step(
     Returns ``w * l`` and the penalty at the weights before the update; nothing is updated
     when the loss is not finite.
     """
-    sizes = layout.sizes
     last = sizes.size - 2
     for layer in range(last + 1):
         n_out = sizes[layer + 1]
-        weights, bias = layout.weight_offsets[layer], layout.bias_offsets[layer]
+        weights = weight_offsets[layer]
+        bias = weights + sizes[layer] * n_out
         out = starts[layer + 1]
         _sample_affine(
             values, starts[layer], sizes[layer], theta, weights, bias, values, out, n_out
@@ -905,7 +908,7 @@ def _sample_step(
     for layer in range(last, 0, -1):
         n_in = sizes[layer]
         start = starts[layer]
-        weights = layout.weight_offsets[layer]
+        weights = weight_offsets[layer]
         _sample_input_delta(
             deltas, starts[layer + 1], sizes[layer + 1], theta, weights, n_in, start
         )
@@ -919,7 +922,7 @@ def _sample_step(
         squares += _update_block(
             theta,
             state,
-            layout.weight_offsets[layer],
+            weight_offsets[layer],
             values,
             starts[layer],
             sizes[layer],
@@ -951,9 +954,10 @@ def _sample_epoch(
     batch_losses,
 ):
     """:func:`train_epoch` at batch size one: one :func:`_sample_step` per row of ``order``."""
-    starts = np.zeros(layout.sizes.size + 1, np.int64)
-    for layer in range(layout.sizes.size):
-        starts[layer + 1] = starts[layer] + layout.sizes[layer]
+    sizes, weight_offsets = layout.sizes, layout.weight_offsets
+    starts = np.zeros(sizes.size + 1, np.int64)
+    for layer in range(sizes.size):
+        starts[layer + 1] = starts[layer] + sizes[layer]
     values = np.empty(starts[-1], theta.dtype)
     deltas = np.empty(starts[-1], theta.dtype)
     masks = np.empty(starts[-1], theta.dtype)
@@ -973,7 +977,8 @@ def _sample_epoch(
             state,
             learning_rates[t],
             step + 1,
-            layout,
+            sizes,
+            weight_offsets,
             hyper,
             dropout,
             rng_state,
