@@ -237,7 +237,9 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         lowest_loss = self._store_loss_curve(n_earlier_records)
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
         validating = bool(self.history_) and "val_score" in self.history_[-1]
-        self.validation_scores_ = self.history_["val_score"] if validating else None
+        # Epochs of an earlier warm-started fit without validation data have no score.
+        scores = [record["val_score"] for record in self.history_ if "val_score" in record]
+        self.validation_scores_ = scores if validating else None
         self.best_validation_score_ = max(self.validation_scores_) if validating else None
         self.best_loss_ = None if self.early_stopping else lowest_loss
 
@@ -476,7 +478,7 @@ _ATTRIBUTES_DOC = """
     best_loss_ : float or None
         Lowest training loss (None with early stopping, as in scikit-learn).
     validation_scores_ : list of float or None
-        Validation score of each epoch, when validating.
+        Validation score of each validated epoch, when the last epoch was validated.
     best_validation_score_ : float or None
         Best validation score, when validating.
     history_ : History

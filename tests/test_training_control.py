@@ -194,6 +194,18 @@ def test_validation_data_is_recorded_without_early_stopping():
     np.testing.assert_allclose(last["val_loss"], expected + penalty, rtol=1e-10)
 
 
+def test_validation_data_after_a_warm_start_without_it():
+    """A warm-started fit with validation data after one without: only its epochs have scores."""
+    X, y = make_blobs(n_samples=200, centers=3, random_state=0)
+    clf = MiniBatchMLPClassifier((5,), max_iter=2, tol=None, warm_start=True, random_state=0)
+    clf.fit(X, y)
+    clf.fit(X, y, validation_data=(X[:50], y[:50]))
+    assert len(clf.history_) == 4
+    assert clf.validation_scores_ == [record["val_score"] for record in clf.history_[2:]]
+    assert clf.validation_scores_[-1] == clf.score(X[:50], y[:50])
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
 def test_callbacks_see_every_epoch_with_current_weights_and_can_stop():
     class StopAtThree:
         def __init__(self):
