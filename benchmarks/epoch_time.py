@@ -81,20 +81,20 @@ def timed(function, *args, **kwargs):
 
 
 def numba_cache_state():
-    """Whether Numba's cache holds a compiled ``train_epoch`` for the current source."""
+    """Whether Numba's cache holds the compiled batch epoch for the current source."""
     from skminibatch import _kernels
 
     if not _kernels.CACHE:
         return "no writable cache: kernels are compiled in every process"
     try:
-        cache = _kernels.train_epoch._cache
+        cache = _kernels._batch_epoch._cache
         entries = cache._cache_file._load_index()  # empty when the source changed since
         path = cache._cache_path
     except Exception as error:  # Numba internals: report, never fail on them
         return f"unknown ({error!r})"
     if entries:
-        return f"warm ({len(entries)} train_epoch signature(s) cached in {path})"
-    return f"cold (no train_epoch for the current source in {path})"
+        return f"warm ({len(entries)} batch epoch signature(s) cached in {path})"
+    return f"cold (no batch epoch for the current source in {path})"
 
 
 def first_fit(X, y, classes):

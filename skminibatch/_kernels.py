@@ -1,9 +1,10 @@
 """Compiled kernels: all per-batch work of skminibatch.
 
-Every function here is ``@njit`` with one shared flag set, takes arrays and scalars only, and
-writes into buffers its caller allocated. One call of :func:`train_epoch` runs a whole epoch of
-batches (gather, forward pass, loss, backward pass, optimizer update), so Python runs once per
-epoch, never per batch. The functions are valid Python: ``NUMBA_DISABLE_JIT=1`` runs them as is.
+Every function here but :func:`train_epoch` (which picks a compiled path) is ``@njit`` with one
+shared flag set, takes arrays and scalars only, and writes into buffers its caller allocated.
+One call of :func:`train_epoch` runs a whole epoch of batches (gather, forward pass, loss,
+backward pass, optimizer update), so Python runs once per epoch, never per batch. The functions
+are valid Python: ``NUMBA_DISABLE_JIT=1`` runs them as is.
 
 The network lives in one flat parameter vector ``theta``: for each layer ``l`` the weight matrix
 ``W_l`` of shape ``(layer_sizes[l], layer_sizes[l + 1])`` in C order, then its bias ``b_l``. The
@@ -993,7 +994,6 @@ def _sample_epoch(
     return objective_sum, order.size, step, False
 
 
-@jit
 def train_epoch(
     X,
     Y,
@@ -1026,8 +1026,9 @@ def train_epoch(
     batch's objective times its rows, the rows used, the optimizer's step count after the pass,
     and whether it stopped on a non-finite value.
 
-    Batches of one sample with an L2 penalty (or none) and no clipping take the single-sample
-    path, :func:`_sample_epoch`.
+    The one function here that is not compiled: it picks the compiled path, so that a first fit
+    compiles only the path it takes. Batches of one sample with an L2 penalty (or none) and no
+    clipping take the single-sample path, :func:`_sample_epoch`; others :func:`_batch_epoch`.
     """
     if (
         batch_size == 1
@@ -1050,6 +1051,44 @@ def train_epoch(
             rng_state,
             batch_losses,
         )
+    return _batch_epoch(
+        X,
+        Y,
+        sample_weight,
+        order,
+        batch_size,
+        theta,
+        state,
+        step,
+        learning_rates,
+        layout,
+        hyper,
+        dropout,
+        rng_state,
+        ws,
+        batch_losses,
+    )
+
+
+@jit
+def _batch_epoch(
+    X,
+    Y,
+    sample_weight,
+    order,
+    batch_size,
+    theta,
+    state,
+    step,
+    learning_rates,
+    layout,
+    hyper,
+    dropout,
+    rng_state,
+    ws,
+    batch_losses,
+):
+    """:func:`train_epoch` through :func:`batch_gradient` (BLAS), batch after batch."""
     n = order.size
     no_norms = np.empty(0, theta.dtype)
     n_batches = n // batch_size if hyper.drop_last else (n + batch_size - 1) // batch_size
