@@ -20,8 +20,10 @@ For each batch size it times, on the benchmark data and network (workload (b), s
   to a large matrix product's GFLOP/s (what the core can do), and the suite's floor
   (:mod:`benchmarks._floor`: products at each step's own shapes plus the updates).
 
-The pieces call private kernels of skminibatch; this profile follows their signatures as they
-are today and needs updating when those change (the arguments themselves come from the trainer).
+At batch size 1 the compiled epoch takes the single-sample path instead of these pieces; the
+report says so. The pieces call private kernels of skminibatch; this profile follows their
+signatures as they are today and needs updating when those change (the arguments themselves
+come from the trainer).
 Nothing here is asserted.
 """
 
@@ -145,7 +147,7 @@ def capture_epoch_arguments(estimator, X, y):
     Arrays the epoch changes (parameters, optimizer state) are copied before the call.
     """
     original = _kernels.train_epoch
-    signature = inspect.signature(original.py_func)
+    signature = inspect.signature(original)
     captured = {}
 
     def spy(*args, **kwargs):
@@ -253,6 +255,15 @@ def report(batch_size, medians, n_batches, n_samples, layer_sizes, peak, other_l
     lines = [
         f"\n## batch size {batch_size}: {n_batches:,} updates per epoch\n",
         f"(other processes used {other_load:.0%} of the CPUs during these measurements)\n",
+        *(
+            [
+                "At batch size 1 `train_epoch` takes the single-sample path "
+                "(`_kernels._sample_epoch`); the pieces below time the batch path's kernels at "
+                "one row, so they do not add up to it and 'rest' is negative.\n"
+            ]
+            if batch_size == 1
+            else []
+        ),
         "| piece | s/epoch | share of train_epoch | per step |",
         "|---|---|---|---|",
     ]
