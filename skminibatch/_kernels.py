@@ -184,9 +184,10 @@ def _uniform(rng_state):
     return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-# Index 0 passed to a compiled function as a plain int64: a literal ``0`` would make Numba
-# compile a second specialisation for ``Literal[int](0)`` of a function also called with int64.
-FIRST = np.int64(0)
+# 0 (an index or offset) passed to a compiled function as a plain int64: a literal ``0`` would
+# make Numba compile a second specialisation, for ``Literal[int](0)``, of a function also called
+# with int64.
+ZERO = np.int64(0)
 
 
 @jit
@@ -474,7 +475,7 @@ def _forward(A0, theta, layout, activation, dropout, rng_state, acts, masks):
     stable for large values.
     """
     n_layers = layout.sizes.size - 1
-    A = _layer_forward(A0, FIRST, theta, layout, activation, dropout, rng_state, acts, masks)
+    A = _layer_forward(A0, ZERO, theta, layout, activation, dropout, rng_state, acts, masks)
     for layer in range(1, n_layers):
         A = _layer_forward(A, layer, theta, layout, activation, dropout, rng_state, acts, masks)
 
@@ -593,7 +594,7 @@ def _chunk_gradient(
             dropout[layer - 1],
         )
     D = _matrix(ws.deltas, layout.act_offsets[0], n_rows, sizes[1])
-    _layer_gradient(A0, D, FIRST, layout, grad, sq_norms)
+    _layer_gradient(A0, D, ZERO, layout, grad, sq_norms)
     return loss_sum
 
 
@@ -814,9 +815,8 @@ def optimizer_step(theta, grad, state, lr, step, hyper):
     magnitude is flushed to zero: subnormal numbers slow arithmetic tenfold.
     """
     steps = _step_sizes(lr, step, hyper)
-    zero = np.int64(0)
     _update_block(
-        theta, state, zero, grad, zero, zero, grad, zero, grad.size, 0.0, 1.0, steps, hyper
+        theta, state, ZERO, grad, ZERO, ZERO, grad, ZERO, grad.size, 0.0, 1.0, steps, hyper
     )
 
 
@@ -1159,7 +1159,7 @@ def forward_outputs(X, Y, sample_weight, theta, layer_sizes, activation, loss, h
     act_offsets, act_size = activation_layout(layer_sizes, chunk)
     layout = Layout(layer_sizes, weight_offsets, bias_offsets, act_offsets)
     acts = np.empty(act_size, theta.dtype)
-    deltas = np.empty(act_size if Y.shape[0] else 0, theta.dtype)  # unused, but written
+    deltas = np.empty(act_size if Y.shape[0] else 0, theta.dtype)  # written by the loss, not read
     Xb = input_buffer(X, chunk, theta)
     no_dropout = np.zeros(n_layers, np.float64)
     no_rng = np.zeros(1, np.uint64)
