@@ -234,36 +234,54 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         self.n_iter_ = len(self.history_)
         self.n_layers_ = len(layer_sizes)
         self.n_outputs_ = int(layer_sizes[-1])
-        lowest_loss = self._store_loss_curve(n_earlier_records)
+        lowest_loss = self._store_curves(n_earlier_records)
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
-        validating = bool(self.history_) and "val_score" in self.history_[-1]
-        # Epochs of an earlier warm-started fit without validation data have no score.
-        scores = [record["val_score"] for record in self.history_ if "val_score" in record]
-        self.validation_scores_ = scores if validating else None
-        self.best_validation_score_ = max(self.validation_scores_) if validating else None
         self.best_loss_ = None if self.early_stopping else lowest_loss
 
-    def _store_loss_curve(self, n_earlier_records):
-        """Set ``loss_curve_`` (a new list) to the losses of ``history_``; return the lowest
-        (``min``'s answer: the first of equal ones, None for no record).
+    def _store_curves(self, n_earlier_records):
+        """Set ``loss_curve_``, ``validation_scores_`` and ``best_validation_score_`` from
+        ``history_``; return the lowest loss (``min``'s answer: the first of equal ones, None
+        for no record).
 
-        When ``loss_curve_`` is still the list the previous call stored, of one loss per
-        earlier record, only the new records are read, so that a call of ``partial_fit``
-        costs the same however long the history.
+        When the curves are still the lists the previous call stored, of the ``history_``
+        records before this call, the new records are appended to them in place, as
+        scikit-learn's MLP appends to its curves, so that a call of ``partial_fit`` costs the
+        same however long the history. Otherwise (``history_`` or a curve was changed) they
+        are read anew from the whole history.
+
+        ``validation_scores_`` lists the scores of the records that have one (epochs of an
+        earlier warm-started fit without validation data have none); it is None, as
+        ``best_validation_score_`` is, when the last record has no score.
         """
-        earlier_curve, earlier_lowest = getattr(self, "_loss_curve_and_lowest", ([], None))
-        if (
-            n_earlier_records
-            and len(earlier_curve) == n_earlier_records
-            and earlier_curve is getattr(self, "loss_curve_", None)
-        ):
-            new_losses = [record["loss"] for record in self.history_[n_earlier_records:]]
-            self.loss_curve_ = earlier_curve + new_losses
-            lowest_loss = min([earlier_lowest, *new_losses])
+        kept = getattr(self, "_kept_curves", None)
+        continues = (
+            kept is not None
+            and n_earlier_records
+            and kept[0] is getattr(self, "loss_curve_", None)
+            and len(kept[0]) == n_earlier_records
+            and (
+                getattr(self, "validation_scores_", None) is None
+                or self.validation_scores_ is kept[1]
+            )
+        )
+        if continues:
+            losses, scores, lowest_loss, best_score = kept
+            records = self.history_[n_earlier_records:]
         else:
-            self.loss_curve_ = self.history_["loss"]
-            lowest_loss = min(self.loss_curve_, default=None)
-        self._loss_curve_and_lowest = (self.loss_curve_, lowest_loss)
+            losses, scores, lowest_loss, best_score = [], [], None, None
+            records = self.history_
+        new_losses = [record["loss"] for record in records]
+        new_scores = [record["val_score"] for record in records if "val_score" in record]
+        losses.extend(new_losses)
+        scores.extend(new_scores)
+        lowest_loss = min([lowest_loss, *new_losses] if continues else new_losses, default=None)
+        if new_scores:
+            best_score = max(new_scores if best_score is None else [best_score, *new_scores])
+        self._kept_curves = (losses, scores, lowest_loss, best_score)
+        self.loss_curve_ = losses
+        validating = bool(self.history_) and "val_score" in self.history_[-1]
+        self.validation_scores_ = scores if validating else None
+        self.best_validation_score_ = best_score if validating else None
         return lowest_loss
 
     def _hold_out(self, X, y, sample_weight):

@@ -254,12 +254,43 @@ def test_loss_curve_and_best_loss_follow_the_history():
         assert estimator.best_loss_ == min(estimator.history_["loss"])
         assert estimator.loss_ == estimator.history_[-1]["loss"]
         assert estimator.n_iter_ == len(estimator.history_)
-    # Each call stores a new list: those of earlier calls are left as they were.
-    assert [len(curve) for curve in curves] == list(range(1, 13))
+    # Each call appends to the same list, as scikit-learn's MLP does.
+    assert all(curve is estimator.loss_curve_ for curve in curves)
     estimator.set_params(early_stopping=True).partial_fit(X_reg, y_reg)
     assert estimator.best_loss_ is None
     estimator.set_params(early_stopping=False).partial_fit(X_reg, y_reg)
     assert estimator.best_loss_ == min(estimator.history_["loss"])
+
+
+class SealedRecord(dict):
+    """A history record that fails when read: a call that reads it re-reads old records."""
+
+    def __getitem__(self, key):
+        raise AssertionError(f"an earlier record was read ({key!r})")
+
+    __contains__ = get = __getitem__
+
+
+@pytest.mark.parametrize("validating", [False, True])
+def test_a_call_reads_only_its_own_records(validating):
+    # A stream of calls must not cost more per call as the history grows: partial_fit, or
+    # warm-started one-epoch fits with validation data.
+    estimator = MiniBatchMLPClassifier(**SMALL, warm_start=True, max_iter=1)
+    if validating:
+        kwargs = {"validation_data": (X[:20], y[:20])}
+        train = lambda model: model.fit(X, y, **kwargs)  # noqa: E731
+    else:
+        train = lambda model: model.partial_fit(X, y, classes=CLASSES)  # noqa: E731
+    train(train(estimator))
+    reference = copy.deepcopy(estimator)
+    estimator.history_[:] = [SealedRecord(record) for record in estimator.history_]
+    for model in (estimator, reference):
+        train(train(model))
+    assert estimator.loss_curve_ == reference.loss_curve_
+    assert estimator.best_loss_ == reference.best_loss_
+    assert estimator.validation_scores_ == reference.validation_scores_
+    assert estimator.best_validation_score_ == reference.best_validation_score_
+    assert len(estimator.validation_scores_ or ()) == (4 if validating else 0)
 
 
 @pytest.mark.parametrize("change", ["history_trimmed", "record_replaced", "curve_replaced"])
