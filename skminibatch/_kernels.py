@@ -899,6 +899,7 @@ def _sample_epoch(
     values = np.empty(starts[-1], theta.dtype)
     deltas = np.empty(starts[-1], theta.dtype)
     masks = np.empty(starts[-1], theta.dtype)
+    targets = Y.copy()  # writable, as the batch path's gathered rows: one compiled loss for both
     objective_sum = 0.0
     for t in range(order.size):
         i = order[t]
@@ -918,7 +919,7 @@ def _sample_epoch(
             values,
             deltas,
             starts[last + 1],
-            Y,
+            targets,
             i,
             sample_weight[i],
             hyper.loss,
@@ -1146,12 +1147,13 @@ def forward_outputs(X, Y, sample_weight, theta, layer_sizes, activation, loss, h
         _forward(A0, theta, layout, activation, no_dropout, no_rng, acts, acts)
         logits = act_offsets[n_layers - 1]
         if Y.shape[0]:
+            # Writable copies, as training's gathered batches are: one compiled loss for both.
             loss_sum += _loss_and_output_delta(
                 acts,
                 deltas,
                 logits,
-                Y[start:stop],
-                sample_weight[start:stop],
+                Y[start:stop].copy(),
+                sample_weight[start:stop].copy(),
                 loss,
                 huber_delta,
                 0.0,

@@ -331,7 +331,8 @@ def test_one_compiled_specialisation_per_dtype_whatever_depth_layout_or_flags():
         read_only.flags.writeable = False
         for data in (X, np.asfortranarray(X), read_only, X[:, ::2], X.astype(np.float32)):
             for hidden in ((), (3,), (4, 2)):
-                MiniBatchRegressor(hidden, max_iter=1, tol=None).fit(data, y).predict(data)
+                model = MiniBatchRegressor(hidden, max_iter=1, tol=None)
+                model.fit(data, y, validation_data=(data, y)).predict(data)
         print(len(_kernels._batch_epoch.signatures), len(_kernels.forward_outputs.signatures))
         print(len(_kernels._sample_epoch.signatures))  # batch size 1 was not used
         """
@@ -340,3 +341,25 @@ def test_one_compiled_specialisation_per_dtype_whatever_depth_layout_or_flags():
     assert done.returncode == 0, done.stderr
     # float64 and float32, nothing more; the single-sample path is compiled only when used
     assert done.stdout.split() == ["2", "2", "0"]
+
+
+def test_training_validation_and_batch_size_1_share_one_compiled_loss(tmp_path):
+    # With an empty cache every function compiled is listed, callees included (a cached
+    # entry point loads without them). A second specialisation costs about 1 s of compile.
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from skminibatch import MiniBatchRegressor, _kernels
+        rng = np.random.RandomState(0)
+        X, y = rng.normal(size=(30, 4)), rng.normal(size=30)
+        for batch_size in (8, 1):
+            model = MiniBatchRegressor((3,), batch_size=batch_size, max_iter=1, tol=None)
+            model.fit(X, y, validation_data=(X, y)).predict(X)
+        print(len(_kernels._loss_and_output_delta.signatures))
+        print(len(_kernels._sample_loss_and_delta.signatures))
+        """
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]
