@@ -19,6 +19,7 @@ the gradient computed inside the update, because at that size a BLAS call, an ar
 reference counting) and a stored gradient each cost more than the arithmetic.
 """
 
+import inspect
 import math
 import warnings
 from collections import namedtuple
@@ -351,16 +352,23 @@ def _sparse_input_buffer(X, n_rows, template):
 
 def _by_input_type(dense, sparse):
     """One function that runs ``dense`` on arrays and ``sparse`` on :class:`SparseRows`, in
-    compiled code (chosen at compile time, by type) and in plain Python alike."""
+    compiled code (chosen at compile time, by type) and in plain Python alike.
+
+    In compiled code the chosen function's body is the implementation itself (no wrapper to
+    compile): both must have the same parameters, which the overload's signature states.
+    """
 
     def dispatch(A, *args):
         return (sparse if isinstance(A, SparseRows) else dense)(A, *args)
 
-    @overload(dispatch, jit_options=JIT_OPTIONS)
     def _typed(A, *args):
-        chosen = sparse if isinstance(A, types.BaseNamedTuple) else dense
-        return lambda A, *args: chosen(A, *args)
+        return (sparse if isinstance(A, types.BaseNamedTuple) else dense).py_func
 
+    signature = inspect.signature(dense.py_func)
+    if inspect.signature(sparse.py_func) != signature:
+        raise TypeError(f"{dense.__name__} and {sparse.__name__} differ in parameters")
+    _typed.__signature__ = signature
+    overload(dispatch, jit_options=JIT_OPTIONS)(_typed)
     dispatch.__name__ = dispatch.__qualname__ = dense.__name__.replace("_dense", "")
     return dispatch
 
@@ -565,45 +573,6 @@ def _input_delta(D, W, D_in):
 
 
 @jit
-def _chunk_gradient(
-    A0, Yb, swb, scale, theta, layout, hyper, dropout, rng_state, ws, grad, sq_norms
-):
-    """``sum_i w_i l_i`` over the rows of A0; its gradient times ``scale`` written to ``grad``.
-
-    When ``sq_norms`` is not empty, ``sq_norms[i]`` receives the squared norm of sample i's
-    gradient (times ``scale**2``): its weight gradient in a layer is ``outer(a_i, delta_i)``,
-    of squared norm ``|a_i|^2 |delta_i|^2``, and its bias gradient is ``delta_i``.
-    """
-    n_rows = _n_rows(A0)
-    sizes = layout.sizes
-    last = sizes.size - 2
-    _forward(A0, theta, layout, hyper.activation, dropout, rng_state, ws.acts, ws.masks)
-    loss_sum = _loss_and_output_delta(
-        ws.acts, ws.deltas, layout.act_offsets[last], Yb, swb, hyper.loss, hyper.huber_delta, scale
-    )
-    for layer in range(last, 0, -1):
-        n_in = sizes[layer]
-        D = _matrix(ws.deltas, layout.act_offsets[layer], n_rows, sizes[layer + 1])
-        A = _matrix(ws.acts, layout.act_offsets[layer - 1], n_rows, n_in)
-        _layer_gradient(A, D, layer, layout, grad, sq_norms)
-        W = _matrix(theta, layout.weight_offsets[layer], n_in, sizes[layer + 1])
-        start = layout.act_offsets[layer - 1]
-        _input_delta(D, W, _matrix(ws.deltas, start, n_rows, n_in))
-        _multiply_by_derivative(
-            ws.deltas,
-            ws.acts,
-            ws.masks,
-            start,
-            start + n_rows * n_in,
-            hyper.activation,
-            dropout[layer - 1],
-        )
-    D = _matrix(ws.deltas, layout.act_offsets[0], n_rows, sizes[1])
-    _layer_gradient(A0, D, ZERO, layout, grad, sq_norms)
-    return loss_sum
-
-
-@jit
 def _layer_gradient(A, D, layer, layout, grad, sq_norms):
     """A layer's weight and bias gradients from its input rows A and output deltas D; adds
     each sample's ``|a_i|^2 |delta_i|^2`` (plus ``|delta_i|^2``, the bias) to ``sq_norms``."""
@@ -650,31 +619,57 @@ def batch_gradient(
     backward ``CHUNK_ROWS`` at a time, the gradients of later chunks summed through
     ``ws.chunk_grad``: a full batch needs no more memory than a chunk, and its activations stay
     in cache. The buffers and ``layout`` are made once per epoch for ``min(n_rows,
-    CHUNK_ROWS)`` rows, so that no batch allocates. ``sq_norms``: see :func:`_chunk_gradient`
-    (one entry per row, or empty).
+    CHUNK_ROWS)`` rows, so that no batch allocates.
+
+    When ``sq_norms`` (one entry per row, or empty) is not empty, ``sq_norms[i]`` receives the
+    squared norm of row i's gradient (times ``scale**2``): its weight gradient in a layer is
+    ``outer(a_i, delta_i)``, of squared norm ``|a_i|^2 |delta_i|^2``, and its bias gradient is
+    ``delta_i``.
     """
     n_rows = rows.size
     n_outputs = Y.shape[1]
+    sizes = layout.sizes
+    last = sizes.size - 2
     loss_sum = 0.0
     for start in range(0, n_rows, CHUNK_ROWS):
         chunk = rows[start : min(start + CHUNK_ROWS, n_rows)]
         m = chunk.size
         _gather(X, Y, sample_weight, chunk, ws.Xb, ws.Yb, ws.swb)
         add = accumulate or start > 0
-        loss_sum += _chunk_gradient(
-            _input_rows(X, ws.Xb, m),
+        grad = ws.chunk_grad if add else ws.grad
+        chunk_sq_norms = sq_norms[start : start + m] if sq_norms.size else sq_norms
+        # The chunk's pass, written out here: a function per chunk costs seconds of compile.
+        A0 = _input_rows(X, ws.Xb, m)
+        _forward(A0, theta, layout, hyper.activation, dropout, rng_state, ws.acts, ws.masks)
+        loss_sum += _loss_and_output_delta(
+            ws.acts,
+            ws.deltas,
+            layout.act_offsets[last],
             ws.Yb[: m * n_outputs].reshape((m, n_outputs)),
             ws.swb[:m],
+            hyper.loss,
+            hyper.huber_delta,
             scale,
-            theta,
-            layout,
-            hyper,
-            dropout,
-            rng_state,
-            ws,
-            ws.chunk_grad if add else ws.grad,
-            sq_norms[start : start + m] if sq_norms.size else sq_norms,
         )
+        for layer in range(last, 0, -1):
+            n_in = sizes[layer]
+            D = _matrix(ws.deltas, layout.act_offsets[layer], m, sizes[layer + 1])
+            A = _matrix(ws.acts, layout.act_offsets[layer - 1], m, n_in)
+            _layer_gradient(A, D, layer, layout, grad, chunk_sq_norms)
+            W = _matrix(theta, layout.weight_offsets[layer], n_in, sizes[layer + 1])
+            in_start = layout.act_offsets[layer - 1]
+            _input_delta(D, W, _matrix(ws.deltas, in_start, m, n_in))
+            _multiply_by_derivative(
+                ws.deltas,
+                ws.acts,
+                ws.masks,
+                in_start,
+                in_start + m * n_in,
+                hyper.activation,
+                dropout[layer - 1],
+            )
+        D = _matrix(ws.deltas, layout.act_offsets[0], m, sizes[1])
+        _layer_gradient(A0, D, ZERO, layout, grad, chunk_sq_norms)
         if add:
             for p in range(ws.grad.size):
                 ws.grad[p] += ws.chunk_grad[p]
