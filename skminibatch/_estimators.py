@@ -492,7 +492,8 @@ _ATTRIBUTES_DOC = """
     loss_ : float
         Training loss of the last epoch.
     loss_curve_ : list of float
-        Training loss of each epoch (penalty included).
+        Training loss of each epoch (penalty included). Later calls of ``partial_fit`` (and
+        warm-started fits) append to the same list, as scikit-learn's MLP does.
     best_loss_ : float or None
         Lowest training loss (None with early stopping, as in scikit-learn).
     validation_scores_ : list of float or None
