@@ -7,14 +7,15 @@ For a network with layer sizes ``s_0 .. s_L`` and a batch of ``r`` rows, one ste
 * input delta, every layer but the first: ``(r, s_l+1) @ (s_l+1, s_l)`` (the weights transposed),
 
 ``2 * r * s_l * s_l+1`` FLOPs each. Each product is timed at exactly its shape, dtype, memory
-layout and BLAS thread count, in two ways: ``np.dot(..., out=...)`` in a Python loop (NumPy's
-OpenBLAS) and ``np.dot`` in a Numba-compiled loop (SciPy's OpenBLAS through ``cython_blas``, the
-library our kernels call). The product's time is the fastest of the two, under any thread count
-up to the limit (under a limit of 2, a product that is faster on 1 thread counts at that speed).
-The floor of an epoch is the sum of its batches' product times (the last, partial batch at its
-own shape) plus the updates per epoch times the measured cost of one parameter update: a fused
-Numba loop over all parameters doing SGD with Nesterov momentum
-(``v = m v + g; theta -= lr (g + m v)``).
+layout and BLAS thread count, in three ways: ``np.dot(..., out=...)`` in a Python loop (NumPy's
+OpenBLAS), ``np.dot`` in a Numba-compiled loop (SciPy's OpenBLAS through ``cython_blas``) and
+our kernels' ``_gemm`` in a Numba-compiled loop (the BLAS :mod:`skminibatch._blas` chose:
+NumPy's OpenBLAS called from compiled code, without Python's per-call cost). The product's time
+is the fastest of the three, under any thread count up to the limit (under a limit of 2, a
+product that is faster on 1 thread counts at that speed). The floor of an epoch is the sum of
+its batches' product times (the last, partial batch at its own shape) plus the updates per
+epoch times the measured cost of one parameter update: a fused Numba loop over all parameters
+doing SGD with Nesterov momentum (``v = m v + g; theta -= lr (g + m v)``).
 
 Elementwise work (bias, activation, its derivative, the loss), gathering the batch's rows and
 per-call overhead are not in the floor: "ours / floor" is what all of that plus any slower
@@ -29,6 +30,8 @@ import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from skminibatch._kernels import _gemm
+
 KINDS = ("forward", "weight_gradient", "input_delta")
 BLOCK_SECONDS = 0.01  # each timing block runs at least this long
 BLOCKS = 3  # the median of this many blocks
@@ -38,21 +41,39 @@ jit = numba.njit(cache=False)
 
 
 @jit
-def _forward_compiled(A, W, Z, n):
+def _forward_scipy(A, W, Z, n):
     for _ in range(n):
         np.dot(A, W, Z)
 
 
 @jit
-def _weight_gradient_compiled(A, D, G, n):
+def _weight_gradient_scipy(A, D, G, n):
     for _ in range(n):
         np.dot(A.T, D, G)
 
 
 @jit
-def _input_delta_compiled(D, W, D_in, n):
+def _input_delta_scipy(D, W, D_in, n):
     for _ in range(n):
         np.dot(D, W.T, D_in)
+
+
+@jit
+def _forward_compiled(A, W, Z, n):
+    for _ in range(n):
+        _gemm(A, False, W, False, Z)
+
+
+@jit
+def _weight_gradient_compiled(A, D, G, n):
+    for _ in range(n):
+        _gemm(A, True, D, False, G)
+
+
+@jit
+def _input_delta_compiled(D, W, D_in, n):
+    for _ in range(n):
+        _gemm(D, False, W, True, D_in)
 
 
 def _forward_numpy(A, W, Z, n):
@@ -82,6 +103,9 @@ def _nesterov_updates(theta, grad, velocity, lr, momentum, n):
 
 
 FUNCTIONS = {
+    ("forward", "scipy"): _forward_scipy,
+    ("weight_gradient", "scipy"): _weight_gradient_scipy,
+    ("input_delta", "scipy"): _input_delta_scipy,
     ("forward", "compiled"): _forward_compiled,
     ("weight_gradient", "compiled"): _weight_gradient_compiled,
     ("input_delta", "compiled"): _input_delta_compiled,
@@ -147,7 +171,7 @@ class FloorMeter:
                 with threadpool_limits(n_threads):
                     self.products[key] = {
                         method: seconds_per_call(FUNCTIONS[kind, method], args)
-                        for method in ("compiled", "numpy")
+                        for method in ("compiled", "scipy", "numpy")
                     }
             best = min(best, *self.products[key].values())
         return best

@@ -1,7 +1,7 @@
 """Where one epoch of ours spends its time, piece by piece (by default at 1 BLAS thread).
 
 ``python -m benchmarks.profile_epoch [--n-samples N] [--repeats R] [--batch-sizes 1 32 full]
-[--threads T]``
+[--threads T] [--dtype float64|float32]``
 
 For each batch size it times, on the benchmark data and network (workload (b), see
 :mod:`benchmarks._workloads`):
@@ -16,8 +16,8 @@ For each batch size it times, on the benchmark data and network (workload (b), s
   (``batch_gradient``); and the optimizer steps alone. Differences of prefixes give each
   piece's share;
 * the epoch's matrix products alone (3 forward, 3 weight-gradient and 2 input-delta products
-  per chunk, at the kernels' chunk shapes and layouts), from compiled code and from NumPy, next
-  to a large matrix product's GFLOP/s (what the core can do), and the suite's floor
+  per chunk, at the kernels' chunk shapes and layouts), through the kernels' ``_gemm`` and from
+  NumPy, next to a large matrix product's GFLOP/s (what the core can do), and the suite's floor
   (:mod:`benchmarks._floor`: products at each step's own shapes plus the updates).
 
 At batch size 1 the compiled epoch takes the single-sample path instead of these pieces; the
@@ -123,11 +123,11 @@ def _products_compiled(n_calls, acts, weights, grads, deltas):
     n_layers = len(weights)
     for _ in range(n_calls):
         for layer in range(n_layers):  # forward
-            np.dot(acts[layer], weights[layer], acts[layer + 1])
+            _kernels._gemm(acts[layer], False, weights[layer], False, acts[layer + 1])
         for layer in range(n_layers - 1, -1, -1):  # backward
-            np.dot(acts[layer].T, deltas[layer + 1], grads[layer])
+            _kernels._gemm(acts[layer], True, deltas[layer + 1], False, grads[layer])
             if layer > 0:
-                np.dot(deltas[layer + 1], weights[layer].T, deltas[layer])
+                _kernels._gemm(deltas[layer + 1], False, weights[layer], True, deltas[layer])
 
 
 def _products_numpy(n_calls, acts, weights, grads, deltas):
@@ -206,7 +206,7 @@ def profile(X, y, batch_size, repeats, n_threads=1):
         "optimizer steps only": lambda: _optimizer_only(
             theta0.copy(), ws.grad, state0.copy(), n_batches, args["learning_rates"][0], hyper
         ),
-        "matrix products only, compiled (Numba -> SciPy BLAS)": lambda: _products_compiled(
+        "matrix products only, compiled (the kernels' _gemm)": lambda: _products_compiled(
             n_calls, *product_args
         ),
         "matrix products only, NumPy (NumPy's BLAS)": lambda: _products_numpy(n_calls, *products),
@@ -271,7 +271,7 @@ def report(batch_size, medians, n_batches, n_samples, layer_sizes, peak, other_l
         lines.append(
             f"| {name} | {seconds:.4f} | {seconds / epoch:.0%} | {fmt_time(seconds / n_batches)} |"
         )
-    compiled = medians["matrix products only, compiled (Numba -> SciPy BLAS)"]
+    compiled = medians["matrix products only, compiled (the kernels' _gemm)"]
     numpy_products = medians["matrix products only, NumPy (NumPy's BLAS)"]
     lines.append(
         f"\nmatrix-product FLOPs per epoch: {flops / 1e9:.2f} GFLOP (the input layer needs no "
@@ -290,14 +290,17 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-sizes", nargs="+", default=["1", "32", "full"])
     parser.add_argument("--threads", type=int, default=1, help="BLAS thread limit")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     args = parser.parse_args(argv)
     X, y = make_data(args.n_samples)
+    X = X.astype(args.dtype)
     layer_sizes = [X.shape[1], *HIDDEN, np.unique(y).size]
     peak = peak_gflops()
     print(
-        f"# Where our epoch's time goes ({args.n_samples:,} rows, "
+        f"# Where our epoch's time goes ({args.n_samples:,} rows, {args.dtype}, "
         f"threadpool_limits({args.threads}))"
     )
+    print(f"\nthe kernels' BLAS: {_kernels.BLAS_LIBRARY}")
     print(
         f"\nmedian of {args.repeats} runs per piece, pieces interleaved; large float64 matrix "
         f"product (NumPy, 1500x1500, 1 thread): {peak:.0f} GFLOP/s"

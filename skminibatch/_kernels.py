@@ -12,7 +12,7 @@ depth is data (``layer_sizes``), not part of the compiled type, so any depth sha
 specialisation per dtype. Strings never reach this module: activations, losses and solvers are
 integer codes chosen in Python.
 
-Two paths: batches go through BLAS (``np.dot`` on views of the flat buffers), forward and
+Two paths: batches go through BLAS (:func:`_gemm` on views of the flat buffers), forward and
 backward, then one optimizer pass over all parameters; batches of one sample (stochastic
 gradient descent) take :func:`_sample_epoch`, plain loops over offsets into flat buffers with
 the gradient computed inside the update, because at that size a BLAS call, an array view (its
@@ -28,6 +28,8 @@ import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
+
+from . import _blas
 
 # Never ``fastmath=True``: it lets LLVM assume no NaN or inf, and the divergence check would pass.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -67,6 +69,7 @@ if not CACHE:
 # reference counts (measured: 0.75 -> 0.62 us per single-sample update of a 303-weight network).
 JIT_OPTIONS = {"cache": CACHE, "nogil": True, "fastmath": FASTMATH, "error_model": "numpy"}
 jit = numba.njit(**JIT_OPTIONS)
+BLAS_LIBRARY = _blas.register(numba_cache=CACHE)  # before any kernel is compiled or loaded
 # For the single-sample path's own helpers (one call site each): one function for LLVM.
 jit_inline = numba.njit(inline="always", **JIT_OPTIONS)
 
@@ -205,10 +208,49 @@ def _matrix(buffer, offset, n_rows, n_cols):
     return buffer[offset : offset + n_rows * n_cols].reshape((n_rows, n_cols))
 
 
+def _gemm(A, trans_a, B, trans_b, C):
+    """C = op(A) @ op(B), where op transposes when ``trans_a`` / ``trans_b`` says so.
+
+    In compiled code through the BLAS :mod:`._blas` chose (NumPy's own OpenBLAS when it has
+    one): A, B and C must be C-ordered, which every buffer view here is.
+    """
+    np.dot(A.T if trans_a else A, B.T if trans_b else B, out=C)
+
+
+@overload(_gemm, jit_options=JIT_OPTIONS)
+def _compiled_gemm(A, trans_a, B, trans_b, C):
+    if not all(isinstance(M, types.Array) and M.layout == "C" for M in (A, B, C)):
+        raise numba.TypingError(f"_gemm takes C-ordered matrices, got {A}, {B} and {C}")
+    external = _blas.GEMM[str(C.dtype)]
+    one, zero = np.ones(2, str(C.dtype)) - np.arange(2)  # alpha and beta, in C's dtype
+
+    def compiled_gemm(A, trans_a, B, trans_b, C):
+        m, n = C.shape
+        k = A.shape[0] if trans_a else A.shape[1]
+        external(
+            _blas.ROW_MAJOR,
+            _blas.TRANS if trans_a else _blas.NO_TRANS,
+            _blas.TRANS if trans_b else _blas.NO_TRANS,
+            m,
+            n,
+            k,
+            one,
+            A.ctypes.data,
+            max(A.shape[1], 1),
+            B.ctypes.data,
+            max(B.shape[1], 1),
+            zero,
+            C.ctypes.data,
+            max(n, 1),
+        )
+
+    return compiled_gemm
+
+
 @jit
 def _dense_affine(A, W, b, Z):
     """Z = A @ W + b."""
-    np.dot(A, W, Z)
+    _gemm(A, False, W, False, Z)
     for i in range(Z.shape[0]):
         for j in range(Z.shape[1]):
             Z[i, j] += b[j]
@@ -230,7 +272,7 @@ def _sparse_affine(A, W, b, Z):
 @jit
 def _dense_weight_gradient(A, D, G):
     """G = A.T @ D."""
-    np.dot(A.T, D, G)
+    _gemm(A, True, D, False, G)
 
 
 @jit
@@ -569,7 +611,7 @@ def _loss_and_output_delta(z, d, start, Y, swb, loss, huber_delta, scale):
 @jit
 def _input_delta(D, W, D_in):
     """D_in = D @ W.T."""
-    np.dot(D, W.T, D_in)
+    _gemm(D, False, W, True, D_in)
 
 
 @jit
