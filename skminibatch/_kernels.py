@@ -308,8 +308,12 @@ def _dense_gather_inputs(X, rows, Xb):
     """Copy the given rows of X to the first rows of the flat buffer Xb."""
     n_features = X.shape[1]
     for r in range(rows.size):
+        # The row index read once: read in the loop, it is reloaded at every element (Xb's
+        # stores might alias it, for all LLVM knows) and the copy is not vectorised: 4.7x
+        # slower on workload (b)'s gathers.
+        i = rows[r]
         for j in range(n_features):
-            Xb[r * n_features + j] = X[rows[r], j]
+            Xb[r * n_features + j] = X[i, j]
 
 
 @jit
