@@ -163,6 +163,7 @@ def machine_facts():
     import threadpoolctl
 
     import skminibatch
+    from skminibatch import _kernels
 
     facts = [
         ("date", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
@@ -176,6 +177,7 @@ def machine_facts():
         ("numba", numba.__version__),
         ("scikit-learn", sklearn.__version__),
         ("threadpoolctl", threadpoolctl.__version__),
+        ("skminibatch's products", Path(_kernels.BLAS_LIBRARY).name),
     ]
     settings = {
         name: value

@@ -222,7 +222,8 @@ def _compiled_gemm(A, trans_a, B, trans_b, C):
     if not all(isinstance(M, types.Array) and M.layout == "C" for M in (A, B, C)):
         raise numba.TypingError(f"_gemm takes C-ordered matrices, got {A}, {B} and {C}")
     external = _blas.GEMM[str(C.dtype)]
-    one, zero = np.ones(2, str(C.dtype)) - np.arange(2)  # alpha and beta, in C's dtype
+    scalar = np.dtype(str(C.dtype)).type
+    one, zero = scalar(1), scalar(0)  # alpha and beta, in C's dtype
 
     def compiled_gemm(A, trans_a, B, trans_b, C):
         m, n = C.shape
