@@ -80,19 +80,22 @@ def test_the_last_partial_batch_is_kept_unless_dropped():
     batch_size=st.integers(1, 6),
     chunk_batches=st.lists(st.integers(1, 4), min_size=1, max_size=4),
     remainder=st.integers(0, 5),
-    solver=st.sampled_from(["sgd", "adam"]),
+    solver=st.sampled_from(["sgd", "adam", "rmsprop"]),
+    hidden=st.sampled_from([(6,), (80, 48)]),
 )
 def test_partial_fit_over_chunks_equals_one_epoch_of_fit(
-    batch_size, chunk_batches, remainder, solver
+    batch_size, chunk_batches, remainder, solver, hidden
 ):
     """Chunks whose sizes are multiples of batch_size (the last may be any size) cut the data
-    into the same batches as one epoch of fit, so the weights are bit-identical."""
+    into the same batches as one epoch of fit, so the weights are bit-identical: also at batch
+    size 1 with a network (4,275 parameters) whose forward passes ride along with the
+    updates, but for a chunk's first."""
     sizes = [k * batch_size for k in chunk_batches] + [remainder]
     n = sum(sizes)
     X, y = make_blobs(n_samples=max(n, 2), centers=3, random_state=1)
     X, y = X[:n], y[:n]
     params = dict(
-        hidden_layer_sizes=(6,),
+        hidden_layer_sizes=hidden,
         solver=solver,
         batch_size=batch_size,
         shuffle=False,
