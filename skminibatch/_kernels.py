@@ -802,6 +802,7 @@ def _update_block(
     solver = hyper.solver
     momentum = real(hyper.momentum)
     step_size, bias_correction_2_sqrt = real(steps[0]), real(steps[1])
+    l2, shrink = real(l2), real(shrink)
     squares = zero
     for r in range(n_a + 1):
         # The biases first (their row is stored after the weights'), then the weights by row:
@@ -811,7 +812,7 @@ def _update_block(
         if ahead is not None:
             next_ak = ahead[a_start + shift + k] if k < n_a else one
         # The biases: no penalty, no decay, their squares not counted.
-        l2_k, shrink_k = (real(l2), real(shrink)) if k < n_a else (zero, one)
+        l2_k, shrink_k = (l2, shrink) if k < n_a else (zero, one)
         row = start + k * n_d
         if solver == SGD and momentum == 0.0:
             for j in range(n_d):
