@@ -20,7 +20,7 @@ from . import _kernels, _network, _validation
 from ._callbacks import CallbackSupportMixin, EpochCallbacks, with_callbacks
 from ._history import History
 from ._streaming import MemmapBlocks, train_passes
-from ._trainer import Stopper, TrainingState, train
+from ._trainer import DivergenceError, Stopper, TrainingState, train
 
 
 class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
@@ -78,10 +78,29 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         return config
 
     def _fit(self, X, y, sample_weight, *, incremental, **options):
-        """``fit`` and ``partial_fit``: in memory, or block by block for ``fit`` on a memmap."""
-        if isinstance(X, np.memmap) and not incremental:
-            return self._fit_blocks(X, y, (sample_weight, *options.values()))
-        return self._fit_in_memory(X, y, sample_weight, incremental=incremental, **options)
+        """``fit`` and ``partial_fit``: in memory, or block by block for ``fit`` on a memmap.
+
+        A call that raises leaves the estimator as it was before the call (its attributes and
+        its history), but for :class:`DivergenceError`, raised once the weights of the last
+        finite epoch are stored, as its message says.
+        """
+        attributes = dict(vars(self))
+        # What a call extends in place: the history, and the curves kept to be extended.
+        extended = [getattr(self, "history_", None), *getattr(self, "_kept_curves", ())[:2]]
+        lengths = [None if items is None else len(items) for items in extended]
+        try:
+            if isinstance(X, np.memmap) and not incremental:
+                return self._fit_blocks(X, y, (sample_weight, *options.values()))
+            return self._fit_in_memory(X, y, sample_weight, incremental=incremental, **options)
+        except DivergenceError:
+            raise
+        except Exception:
+            vars(self).clear()
+            vars(self).update(attributes)
+            for items, length in zip(extended, lengths, strict=True):
+                if items is not None:
+                    del items[length:]
+            raise
 
     @with_callbacks
     def _fit_in_memory(
@@ -135,22 +154,26 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         n_earlier_records = len(self.history_)
         callbacks = self._epoch_callbacks(state, layer_sizes, given)
         callbacks.on_fit_begin(max_epochs)
-        status = train(
-            _validation.kernel_rows(X),
-            Y,
-            sample_weight,
-            layer_sizes,
-            state,
-            config,
-            self._random_state,
-            incremental=incremental,
-            history=self.history_,
-            max_epochs=max_epochs,
-            stopper=stopper,
-            evaluate=evaluate,
-            on_epoch_begin=callbacks.on_epoch_begin,
-            on_epoch_end=callbacks.on_epoch_end,
-        )
+        try:
+            status = train(
+                _validation.kernel_rows(X),
+                Y,
+                sample_weight,
+                layer_sizes,
+                state,
+                config,
+                self._random_state,
+                incremental=incremental,
+                history=self.history_,
+                max_epochs=max_epochs,
+                stopper=stopper,
+                evaluate=evaluate,
+                on_epoch_begin=callbacks.on_epoch_begin,
+                on_epoch_end=callbacks.on_epoch_end,
+            )
+        except DivergenceError:  # raised with the last finite epoch's weights in state
+            self._store_state(state, layer_sizes, n_earlier_records)
+            raise
         self._store_state(state, layer_sizes, n_earlier_records)
         if status == "max_iter" and not incremental and self.tol is not None:
             warnings.warn(
@@ -354,6 +377,11 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         """Network outputs for X: probabilities for the classifier, values for the regressor."""
         check_is_fitted(self, "coefs_")
         X = _validation.check_X(self, X, reset=False, dtype=self.coefs_[0].dtype)
+        if X.shape[1] != self.coefs_[0].shape[0]:  # attributes set by hand, not by fit
+            raise ValueError(
+                f"X has {X.shape[1]} features, but coefs_[0] takes "
+                f"{self.coefs_[0].shape[0]}: n_features_in_ and coefs_ disagree."
+            )
         layer_sizes = _network.layer_sizes_of(self.coefs_)
         theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, X.dtype)
         outputs = np.empty((X.shape[0], layer_sizes[-1]), dtype=X.dtype)

@@ -12,7 +12,12 @@ from numba.core.errors import NumbaError
 from sklearn.base import is_classifier
 from sklearn.exceptions import NotFittedError
 
-from skminibatch import DivergenceWarning, MiniBatchMLPClassifier, MiniBatchRegressor
+from skminibatch import (
+    DivergenceError,
+    DivergenceWarning,
+    MiniBatchMLPClassifier,
+    MiniBatchRegressor,
+)
 
 N_SAMPLES, N_FEATURES = 20, 3
 # tol=None: no ConvergenceWarning; batch_size < N_SAMPLES: no clipping warning.
@@ -677,3 +682,78 @@ def test_divergence_in_the_last_update_of_an_epoch(max_iter):
         estimator.fit(X, y)
     _assert_all_finite(estimator)
     assert np.isfinite(estimator.predict(X)).all()
+
+
+def _fitted_state(estimator):
+    """Copies of everything a call may change: attributes and the history's records."""
+    state = {}
+    for name, value in vars(estimator).items():
+        if name.endswith("_") and not name.startswith("_"):
+            if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+                state[name] = [array.copy() for array in value]
+            elif isinstance(value, list):
+                state[name] = [dict(item) if isinstance(item, dict) else item for item in value]
+            else:
+                state[name] = (
+                    np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+                )
+    return state
+
+
+def _assert_same_state(estimator, before):
+    after = _fitted_state(estimator)
+    assert after.keys() == before.keys()
+    for name, value in before.items():
+        if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+            for a, b in zip(after[name], value, strict=True):
+                np.testing.assert_array_equal(a, b)
+        elif isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(after[name], value)
+        else:
+            assert after[name] == value, name
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_call_that_raises_leaves_the_fitted_estimator_as_it_was(method):
+    """The second call passes the checks of X (another number of features, other labels) and
+    fails later, on validation_data or on labels outside ``classes``; the estimator must keep
+    the first fit's classes, features and weights, so it predicts on the first X as before."""
+    X, y = data("classifier")
+    clf = MiniBatchMLPClassifier((5,), batch_size=4, max_iter=3, tol=None, random_state=0)
+    clf.fit(X, y)
+    before, predicted = _fitted_state(clf), clf.predict_proba(X)
+    X_other = np.random.RandomState(1).randn(N_SAMPLES, N_FEATURES + 2)
+    y_other = np.where(np.arange(N_SAMPLES) % 2, "yes", "no")
+    with pytest.raises(ValueError):
+        if method == "fit":
+            clf.fit(X_other, y_other, validation_data=(X_other, np.arange(N_SAMPLES) * 1.5))
+        else:
+            clf.partial_fit(X, np.where(y == 0, 7, y))  # 7 is not a class
+    _assert_same_state(clf, before)
+    np.testing.assert_array_equal(clf.predict_proba(X), predicted)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X_other)
+
+
+def test_divergence_error_keeps_the_last_finite_epoch():
+    """on_divergence='raise': the error says the last finite epoch's weights are kept, and
+    they are: those of a fit that stops just before the diverging epoch."""
+    X, y = _diverging_data()
+    params = dict(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        momentum=0.0,
+        learning_rate_init=1e6,
+        batch_size=1,
+        tol=None,
+        random_state=0,
+    )
+    estimator = MiniBatchRegressor(max_iter=5, on_divergence="raise", **params)
+    with pytest.raises(DivergenceError, match="last finite epoch are kept"):
+        estimator.fit(X, y)
+    assert estimator.n_iter_ == len(estimator.history_) == len(estimator.loss_curve_)
+    _assert_all_finite(estimator)
+    if estimator.n_iter_:
+        shorter = MiniBatchRegressor(max_iter=estimator.n_iter_, **params).fit(X, y)
+        for a, b in zip(estimator.coefs_, shorter.coefs_, strict=True):
+            np.testing.assert_array_equal(a, b)
