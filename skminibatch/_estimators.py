@@ -22,6 +22,22 @@ from ._history import History
 from ._streaming import MemmapBlocks, train_passes
 from ._trainer import DivergenceError, Stopper, TrainingState, train
 
+BLOCK_BYTES = 2**26  # about 64 MB: the blocks fit reads a large memmap in
+# The folders where joblib puts the memmaps through which it hands arrays over 1 MB to its
+# worker processes (GridSearchCV(n_jobs=2), VotingClassifier(n_jobs=2), ...).
+JOBLIB_MEMMAP_FOLDER = "joblib_memmapping_folder_"
+
+
+def reads_in_blocks(X):
+    """Whether ``fit`` trains on X block by block: X is a ``numpy.memmap`` larger than a block
+    (a smaller one is read whole anyway) that a user opened, not one that joblib made to hand
+    an in-memory array to a worker process, whose fit must train as the array's would."""
+    return (
+        isinstance(X, np.memmap)
+        and X.nbytes > BLOCK_BYTES
+        and JOBLIB_MEMMAP_FOLDER not in str(getattr(X, "filename", None))
+    )
+
 
 class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
     """Everything the classifier and the regressor share; see their docstrings.
@@ -78,7 +94,8 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         return config
 
     def _fit(self, X, y, sample_weight, *, incremental, **options):
-        """``fit`` and ``partial_fit``: in memory, or block by block for ``fit`` on a memmap.
+        """``fit`` and ``partial_fit``: in memory, or block by block for ``fit`` on a large
+        memmap (:func:`reads_in_blocks`).
 
         A call that raises leaves the estimator as it was before the call (its attributes and
         its history), but for :class:`DivergenceError`, raised once the weights of the last
@@ -89,7 +106,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         extended = [getattr(self, "history_", None), *getattr(self, "_kept_curves", ())[:2]]
         lengths = [None if items is None else len(items) for items in extended]
         try:
-            if isinstance(X, np.memmap) and not incremental:
+            if reads_in_blocks(X) and not incremental:
                 return self._fit_blocks(X, y, (sample_weight, *options.values()))
             return self._fit_in_memory(X, y, sample_weight, incremental=incremental, **options)
         except DivergenceError:
@@ -186,13 +203,14 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         return self
 
     def _fit_blocks(self, X, y, given):
-        """``fit`` on a ``numpy.memmap``: epochs of ``partial_fit`` over shuffled blocks of
-        about 64 MB read from disk (:class:`MemmapBlocks`), so that memory stays bounded by a
-        block, not the data; stopping by the training loss as ``fit`` does."""
+        """``fit`` on a large ``numpy.memmap``: epochs of ``partial_fit`` over shuffled blocks
+        of about 64 MB read from disk (:class:`MemmapBlocks`), so that memory stays bounded by
+        a block, not the data; stopping by the training loss as ``fit`` does."""
         self._check_params()
         if any(value is not None for value in given) or self.early_stopping:
             raise ValueError(
-                "fit on a numpy.memmap reads it block by block and takes no sample_weight, "
+                f"fit on a numpy.memmap larger than {BLOCK_BYTES >> 20} MB reads it block by "
+                "block and takes no sample_weight, "
                 "coefs_init, intercepts_init, validation_data or early_stopping; load the "
                 "data into memory, or train with fit_stream(estimator, MemmapBlocks(X, y))."
             )
@@ -203,7 +221,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         blocks = MemmapBlocks(
             X,
             y,
-            block_rows=max(2**26 // row_bytes, 1024),
+            block_rows=max(BLOCK_BYTES // row_bytes, 1024),
             shuffle=self.shuffle,
             random_state=self.random_state,
         )
@@ -547,7 +565,10 @@ _FIT_DOC = """Train for up to ``max_iter`` epochs on (X, y).
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
             Training data. float32 trains in float32, anything else in float64. A
-            ``numpy.memmap`` is read in shuffled blocks of about 64 MB, one in memory at a time.
+            ``numpy.memmap`` larger than 64 MB is read in shuffled blocks of about 64 MB, one in
+            memory at a time (but for the memmaps through which joblib hands arrays to its
+            worker processes); such a fit takes none of the other arguments, and its batches
+            differ from those of a fit on the array in memory.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             {targets}
         sample_weight : array-like of shape (n_samples,), default=None

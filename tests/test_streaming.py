@@ -87,3 +87,39 @@ def test_training_on_a_memmap_keeps_memory_bounded_by_the_block(tmp_path, how):
     n_samples, growth_mb = map(int, done.stdout.split())
     assert n_samples == rows
     assert growth_mb < 150, f"peak memory grew by {growth_mb} MB for a 320 MB file"
+
+
+def test_fit_on_a_memmap_within_a_block_or_from_joblib_trains_as_on_the_array(
+    tmp_path, monkeypatch
+):
+    """Only a memmap larger than a block is read block by block: a smaller one, or one
+    through which joblib hands an in-memory array to a worker process (any size), trains
+    exactly as the array, sample weights and early stopping included."""
+    from joblib import Parallel, delayed
+    from sklearn.base import clone
+
+    from skminibatch import _estimators
+
+    X, y = make_blobs(n_samples=3000, n_features=50, centers=3, random_state=0)  # 1.2 MB
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, size=len(y))
+    np.save(tmp_path / "X.npy", X)
+    clf = MiniBatchMLPClassifier((6,), max_iter=3, early_stopping=True, random_state=0)
+
+    def weights_of(X_given):
+        return clone(clf).fit(X_given, y, sample_weight=weights).coefs_
+
+    expected = weights_of(X)
+    on_disk = np.load(tmp_path / "X.npy", mmap_mode="r")
+    from_joblib = Parallel(n_jobs=2, max_nbytes="1M")(delayed(weights_of)(X) for _ in range(2))
+    for coefs in [weights_of(on_disk), *from_joblib]:
+        for a, b in zip(coefs, expected, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # Over the block size, the user's memmap is read in blocks (which take no sample weights).
+    monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1 << 20)
+    with pytest.raises(ValueError, match="block by block"):
+        weights_of(on_disk)
+    assert _estimators.reads_in_blocks(on_disk)
+    folder = tmp_path / f"{_estimators.JOBLIB_MEMMAP_FOLDER}1_2_3"
+    folder.mkdir()
+    np.save(folder / "X.npy", X)
+    assert not _estimators.reads_in_blocks(np.load(folder / "X.npy", mmap_mode="r"))
