@@ -145,7 +145,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             self._random_state = check_random_state(self.random_state)
         y = self._set_up_targets(y, fresh, incremental, classes)
         sample_weight = _validation.check_sample_weight(
-            sample_weight, X, factors=self._class_weights(y, incremental)
+            sample_weight, X, factors=self._class_weights(y, incremental), rescale=not incremental
         )
         validation = None
         if validation_data is not None:
@@ -589,19 +589,28 @@ _PARTIAL_FIT_DOC = """One epoch over (X, y) in batches of ``batch_size``, keepin
 
         A chunk smaller than ``batch_size`` is one partial batch. With ``shuffle=False``, calls
         over chunks whose sizes are multiples of ``batch_size`` give the weights of one epoch
-        of ``fit``.
+        of ``fit`` (with sample weights, when they have mean 1 over all the chunks).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The chunk's samples.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            {targets}
         {classes}sample_weight : array-like of shape (n_samples,), default=None
-            Weights, rescaled to mean 1 over the chunk.
+            Non-negative weights, applied as given (as ``SGDClassifier.partial_fit`` applies
+            them): each sample's loss is multiplied by its weight. Unlike ``fit``, which
+            rescales the weights to mean 1 over its data, a chunk is not rescaled: that would
+            cancel the weights of a one-sample chunk, or of a chunk of one class.
 
         Returns
         -------
-        self
+        self : object
+            The estimator, trained one more epoch.
         """
+
+
+_CLASS_TARGETS_DOC = "Class labels, or a binary indicator matrix for multilabel classification."
 
 
 class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
@@ -615,8 +624,9 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
     Parameters
     ----------{_PARAMETERS_DOC}
     class_weight : dict, 'balanced' or None, default=None
-        Weights of the classes, multiplied into ``sample_weight`` ('balanced':
-        ``n_samples / (n_classes * np.bincount(y))``, in ``fit`` only).
+        Non-negative weights of the classes, multiplied into ``sample_weight`` ('balanced':
+        ``n_samples / (n_classes * np.bincount(y))``, in ``fit`` only; ``partial_fit``
+        applies a dict's weights as given, see its ``sample_weight``).
 
     Attributes
     ----------
@@ -735,6 +745,12 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
                 "class_weight='balanced' needs the class frequencies of the whole training set, "
                 "which partial_fit does not see; pass a dict of class weights instead."
             )
+        if isinstance(self.class_weight, dict):
+            negative = {label: w for label, w in self.class_weight.items() if not w >= 0}
+            if negative:
+                raise ValueError(
+                    f"class_weight must map classes to non-negative weights; got {negative}."
+                )
         return compute_sample_weight(self.class_weight, y)
 
     def fit(
@@ -757,16 +773,15 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
             validation_data=validation_data,
         )
 
-    fit.__doc__ = _FIT_DOC.format(
-        targets="Class labels, or a binary indicator matrix for multilabel classification."
-    )
+    fit.__doc__ = _FIT_DOC.format(targets=_CLASS_TARGETS_DOC)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(
+        targets=_CLASS_TARGETS_DOC,
         classes="classes : array-like, default=None\n            All class labels. Required "
-        "on the first call, as in scikit-learn.\n        "
+        "on the first call, as in scikit-learn.\n        ",
     )
 
     def predict_proba(self, X):
@@ -906,7 +921,7 @@ class MiniBatchRegressor(RegressorMixin, _BaseMiniBatchMLP):
     def partial_fit(self, X, y, sample_weight=None):
         return self._fit(X, y, sample_weight, incremental=True)
 
-    partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(classes="")
+    partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(targets="Targets.", classes="")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

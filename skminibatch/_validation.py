@@ -237,23 +237,29 @@ def _validates_unchanged(estimator, X, y, dtype):
         return bool(np.isfinite(X.sum())) and (y.dtype.kind != "f" or bool(np.isfinite(y.sum())))
 
 
-def check_sample_weight(sample_weight, X, factors=None):
-    """Weights of X's dtype, one per row, times ``factors`` (class weights) when given,
-    rescaled to mean 1 (ones when None).
+def check_sample_weight(sample_weight, X, factors=None, rescale=True):
+    """Weights of X's dtype, one per row, times ``factors`` (class weights) when given, and
+    rescaled to mean 1 if ``rescale`` (ones when both are None).
 
     The kernels sum ``w_i * loss_i`` over a batch and divide by its number of rows: with mean-1
     weights that estimates the weighted mean loss without bias, and the weights count even
     at ``batch_size=1`` (dividing each batch by its own weight sum would cancel them there).
+    ``partial_fit`` takes the weights as given (``rescale=False``): rescaling each chunk would
+    cancel the weights of a one-sample chunk, or of a chunk of one class.
     """
     if sample_weight is None and factors is None:
         return read_only(np.ones(X.shape[0]), X.dtype)
     weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if factors is not None:
         weights = weights * factors
-    total = weights.sum()
-    if total <= 0:
-        raise ValueError("sample_weight must have a positive sum; got all zeros.")
-    return read_only(weights * (weights.size / total), X.dtype)
+    if not rescale:
+        return read_only(weights, X.dtype)
+    peak = weights.max()
+    if peak <= 0:
+        given = "sample_weight" if factors is None else "sample_weight times the class weights"
+        raise ValueError(f"{given} must have a positive sum; got all zeros.")
+    weights = weights / peak  # first, so that the sum cannot overflow
+    return read_only(weights * (weights.size / weights.sum()), X.dtype)
 
 
 def regression_targets(y, dtype):

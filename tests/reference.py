@@ -13,7 +13,8 @@ The specification:
   'squared_error', 'huber' and 'absolute_error' are means over outputs of ``0.5 r^2``, Huber's
   function of ``r`` and ``|r|`` (``r = z - y``); 'softmax_log_loss' is
   ``sum_j y_j (logsumexp(z) - z_j)``; 'logistic_log_loss' is ``sum_j softplus(z_j) - y_j z_j``.
-* Sample weights are first rescaled to mean 1 over the data given to the call. Batch objective:
+* Sample weights are first rescaled to mean 1 over the data given to the call (``fit``; not
+  with ``rescale_weights=False``, as ``partial_fit`` takes them). Batch objective:
   ``sum_i w_i l_i / n_batch + alpha / 2 * sum ||W||^2`` (weights only, not biases); each step
   follows its exact gradient.
 * Epochs visit ``arange(n)`` or ``rng.permutation(n)`` (one RandomState for the whole training)
@@ -239,6 +240,7 @@ def train_epochs(
     loss,
     alpha=0.0,
     huber_delta=1.0,
+    rescale_weights=True,
 ):
     """Train a copy of (coefs, intercepts) for ``n_epochs`` epochs; returns a TrainingResult.
 
@@ -251,7 +253,8 @@ def train_epochs(
     if Y.ndim == 1:
         Y = Y[:, None]
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    w = w / w.mean()
+    if rescale_weights:
+        w = w / w.mean()
     batch_size = n if batch_size == "full" else min(int(batch_size), n)
     rng = (
         random_state

@@ -410,10 +410,11 @@ def test_shuffle_without_weights_given():
 
 
 def test_partial_fit_calls_are_epochs():
-    """Each partial_fit call is one epoch; Adam's state and step count carry over."""
+    """Each partial_fit call is one epoch; Adam's state and step count carry over; the sample
+    weights apply as given (not rescaled to mean 1, as fit rescales them)."""
     X = make_X(26)
     y = make_regression_y(X, 2, 27)
-    sample_weight = make_sample_weight(N_SAMPLES, 28)
+    sample_weight = 3.0 * make_sample_weight(N_SAMPLES, 28)
     estimator = MiniBatchRegressor(
         (7,), "logistic", solver="adam", learning_rate_init=0.01, batch_size=5, random_state=29
     )
@@ -436,6 +437,7 @@ def test_partial_fit_calls_are_epochs():
         activation="logistic",
         loss="squared_error",
         alpha=1e-4,
+        rescale_weights=False,
     )
     assert_matches_reference(estimator, expected)
 

@@ -267,6 +267,64 @@ def test_balanced_class_weight_lifts_the_minority_class():
         MiniBatchMLPClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
 
 
+def test_partial_fit_applies_weights_as_given_so_they_count_in_a_stream():
+    """One sample per call: a weight of 3 on plain SGD (no momentum, no penalty) is a step
+    three times as long, and a class weight acts as the same sample weight; fit rescales its
+    weights to mean 1, so weights of 3 everywhere change nothing there."""
+    X, y = make_blobs(n_samples=40, centers=3, random_state=0)
+    params = dict(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        momentum=0.0,
+        alpha=0.0,
+        batch_size=1,
+        tol=None,
+        random_state=0,
+    )
+
+    def streamed(learning_rate_init=0.01, weight=None, **extra):
+        clf = MiniBatchMLPClassifier(learning_rate_init=learning_rate_init, **params, **extra)
+        for i in range(len(y)):
+            sample_weight = None if weight is None else [weight]
+            clf.partial_fit(
+                X[i : i + 1], y[i : i + 1], classes=[0, 1, 2], sample_weight=sample_weight
+            )
+        return clf.coefs_[0]
+
+    tripled = streamed(weight=3.0)
+    np.testing.assert_allclose(tripled, streamed(learning_rate_init=0.03), rtol=1e-12)
+    assert not np.allclose(tripled, streamed())
+    by_class = streamed(class_weight={0: 3.0, 1: 3.0, 2: 3.0})
+    np.testing.assert_array_equal(by_class, tripled)
+    fitted = MiniBatchMLPClassifier(max_iter=2, **params)
+    unweighted = fitted.fit(X, y).coefs_[0]
+    np.testing.assert_array_equal(
+        fitted.fit(X, y, sample_weight=np.full(40, 3.0)).coefs_[0], unweighted
+    )
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        ({0: -1.0, 1: 1.0, 2: 1.0}, r"non-negative weights; got \{0: -1.0\}"),
+        ({0: 0.0, 1: 0.0, 2: 0.0}, "sample_weight times the class weights must have a positive"),
+    ],
+)
+def test_bad_class_weights(weights, match):
+    X, y = make_blobs(n_samples=30, centers=3, random_state=0)
+    with pytest.raises(ValueError, match=match):
+        MiniBatchMLPClassifier(class_weight=weights).fit(X, y)
+
+
+def test_huge_sample_weights_are_rescaled_without_overflow():
+    X, y = make_blobs(n_samples=30, centers=3, random_state=0)
+    weights = np.where(np.arange(30) % 2, 1e308, 0.5e308)
+    params = dict(hidden_layer_sizes=(4,), batch_size=8, max_iter=2, tol=None, random_state=0)
+    huge = MiniBatchMLPClassifier(**params).fit(X, y, sample_weight=weights)
+    small = MiniBatchMLPClassifier(**params).fit(X, y, sample_weight=weights / 1e308)
+    np.testing.assert_allclose(huge.coefs_[0], small.coefs_[0], rtol=1e-12)
+
+
 def test_verbose_prints_one_keras_like_line_per_epoch(capsys):
     X, y = make_blobs(n_samples=60, centers=2, random_state=0)
     MiniBatchMLPClassifier((4,), batch_size=16, max_iter=3, tol=None, verbose=1).fit(
