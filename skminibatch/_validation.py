@@ -139,8 +139,15 @@ def read_only(array, dtype):
 
 
 def canonical_rows(X, dtype):
-    """X as ``dtype``: a C-contiguous read-only array, or a CSR matrix if sparse."""
-    return X.tocsr().astype(dtype) if issparse(X) else read_only(X, dtype)
+    """X as ``dtype``: a C-contiguous read-only array, or a CSR matrix if sparse, with sorted
+    indices and no duplicate entries (summed, in a copy: the caller's matrix is untouched)."""
+    if not issparse(X):
+        return read_only(X, dtype)
+    X = X.tocsr().astype(dtype)
+    if not X.has_canonical_format:
+        X = X.copy()  # astype and tocsr may return X itself
+        X.sum_duplicates()
+    return X
 
 
 def kernel_rows(X):

@@ -15,12 +15,25 @@ def sparse_problem(n=200, d=60, density=0.08, seed=0):
     return X, X @ w
 
 
+def with_duplicates(X):
+    """The CSR matrix X with each entry stored twice, halved, in reversed column order within
+    the row's second half (duplicates and unsorted indices, as scipy allows)."""
+    rows = [slice(start, stop) for start, stop in zip(X.indptr[:-1], X.indptr[1:], strict=True)]
+    indices = np.concatenate([np.r_[X.indices[r], X.indices[r][::-1]] for r in rows])
+    data = np.concatenate([np.r_[X.data[r], X.data[r][::-1]] / 2 for r in rows])
+    duplicated = sp.csr_matrix((data, indices, 2 * X.indptr), shape=X.shape)
+    assert not duplicated.has_canonical_format
+    return duplicated
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("batch_size", [1, 5, "full"])
-@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("fmt", ["csr", "csc", "csr_with_duplicates"])
 def test_sparse_input_trains_exactly_as_its_dense_copy(fmt, batch_size, dtype):
     X, target = sparse_problem()
-    X = X.asformat(fmt).astype(dtype)
+    X = with_duplicates(X) if fmt == "csr_with_duplicates" else X.asformat(fmt)
+    X = X.astype(dtype)
+    stored = X.data.copy(), X.indices.copy()
     y = (target > 0).astype(int)
     params = dict(
         hidden_layer_sizes=(7,),
@@ -42,6 +55,8 @@ def test_sparse_input_trains_exactly_as_its_dense_copy(fmt, batch_size, dtype):
     np.testing.assert_allclose(
         sparse.predict_proba(X), dense.predict_proba(X.toarray()), rtol=rtol, atol=rtol
     )
+    np.testing.assert_array_equal(X.data, stored[0])  # the caller's matrix is untouched
+    np.testing.assert_array_equal(X.indices, stored[1])
 
 
 def test_sparse_regression_partial_fit_and_validation():
