@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ._advisor import suggest_batch_size
 from ._estimators import MiniBatchMLPClassifier, MiniBatchRegressor
-from ._sweep import batch_size_sweep
+from ._sweep import SweepResult, batch_size_sweep
 
 #: The tutorial's figures (Keras 2.3, one run each): (batch size, learning rate) -> (train, test).
 PUBLISHED = {
@@ -37,6 +37,7 @@ SWEEP_BATCH_SIZES = (4, 8, 16, 32, 64, 128, 256, 450)
 TARGET_SCORE = 0.78
 EPOCHS = 200
 EXIT_USAGE = 2
+COMPILE_NOTE = "the first run after installing also compiles the kernels, about 10 s"
 
 
 def blobs_problem():
@@ -72,8 +73,44 @@ def tutorial_estimator(task="classification", hidden_layer_sizes=(50,), epochs=E
     )
 
 
-def tutorial_study(epochs=EPOCHS, n_repeats=5, n_jobs=None, random_state=0, verbose=0):
+def tutorial_configurations():
+    """The study's (batch size, learning rate) pairs, in the order they are trained."""
+    return [(b, 0.01) for b in (1, *SWEEP_BATCH_SIZES, "full")] + [(1, 0.001)]
+
+
+def sweep_configurations(estimator, X, y, configurations, progress=None, **options):
+    """:func:`batch_size_sweep` over (batch size, learning rate) pairs, one pair at a time.
+
+    With an int ``random_state`` in ``options`` the result is that of one sweep over the
+    same pairs (repeat ``r`` is seeded ``random_state + r`` in every configuration), but
+    ``progress(row)``, when given, is called with each configuration's summary row as soon
+    as its repeats are done.
+    """
+    runs = []
+    for batch_size, learning_rate in configurations:
+        part = batch_size_sweep(
+            estimator, X, y, batch_sizes=[batch_size], learning_rates=[learning_rate], **options
+        )
+        runs += part.runs
+        if progress is not None:
+            progress(part.configurations[0])
+    return SweepResult(
+        runs,
+        target_score=part.target_score,
+        volatility_window=part.volatility_window,
+        task=part.task,
+        n_train=part.n_train,
+        n_val=part.n_val,
+    )
+
+
+def tutorial_study(
+    epochs=EPOCHS, n_repeats=5, n_jobs=None, random_state=0, verbose=0, progress=None
+):
     """Every fit of the tutorial, repeated over seeds ``random_state + r``.
+
+    ``progress(row)``, when given, is called with each configuration's summary row as soon
+    as its repeats are done, in the order of :func:`tutorial_configurations`.
 
     Returns
     -------
@@ -95,13 +132,17 @@ def tutorial_study(epochs=EPOCHS, n_repeats=5, n_jobs=None, random_state=0, verb
         random_state=random_state,
     )
     estimator = tutorial_estimator(epochs=epochs)
+    configurations = tutorial_configurations()
     sweeps = {
-        0.01: batch_size_sweep(
-            estimator, X_train, y_train, batch_sizes=[1, *SWEEP_BATCH_SIZES, "full"], **common
-        ),
-        0.001: batch_size_sweep(
-            estimator, X_train, y_train, batch_sizes=[1], learning_rates=[0.001], **common
-        ),
+        rate: sweep_configurations(
+            estimator,
+            X_train,
+            y_train,
+            [c for c in configurations if c[1] == rate],
+            progress,
+            **common,
+        )
+        for rate in (0.01, 0.001)
     }
     rows = [row for sweep in sweeps.values() for row in sweep.configurations]
     rows.sort(
@@ -184,6 +225,32 @@ def _suggestion_line(advice):
     )
 
 
+def _progress(message):
+    """One progress line on standard error (standard output keeps only the results)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _seeds(n):
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+def _progress_reporter(n_configurations, score_name, val_name):
+    """``progress(row)`` for :func:`sweep_configurations`: one line per configuration."""
+    started = time.perf_counter()
+    done = 0
+
+    def progress(row):
+        nonlocal done
+        done += 1
+        _progress(
+            f"[{done}/{n_configurations}] batch {row['batch_size']}, lr "
+            f"{row['learning_rate']:g}: median {val_name} {score_name} "
+            f"{_cell(row['val_score'])}, {time.perf_counter() - started:.1f} s elapsed"
+        )
+
+    return progress
+
+
 def _save_figure(result, path):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -201,12 +268,18 @@ def _save_figure(result, path):
 
 def run_tutorial(args):
     started = time.perf_counter()
+    n_configurations = len(tutorial_configurations())
+    _progress(
+        f"training {n_configurations} configurations x {_seeds(args.repeats)}, {args.epochs} "
+        f"epochs each, on the tutorial's blobs data ({COMPILE_NOTE})"
+    )
     rows, sweeps = tutorial_study(
         epochs=args.epochs,
         n_repeats=args.repeats,
         n_jobs=args.n_jobs,
         random_state=args.seed,
         verbose=args.verbose,
+        progress=_progress_reporter(n_configurations, "acc", "test"),
     )
     X_train, y_train, _, _ = blobs_problem()
     estimator = tutorial_estimator(epochs=args.epochs).set_params(random_state=args.seed)
@@ -351,15 +424,21 @@ def run_sweep(args):
     if not batch_sizes:
         raise DataError(f"every batch size is larger than the {n_train} training rows")
     estimator = tutorial_estimator(task, args.hidden, args.epochs)
+    score_name = "acc" if task == "classification" else "R^2"
+    configurations = [(b, r) for b in batch_sizes for r in args.learning_rates]
+    _progress(
+        f"training {len(configurations)} configurations x {_seeds(args.repeats)}, "
+        f"{args.epochs} epochs each, on {n_train} rows of {args.csv} ({COMPILE_NOTE})"
+    )
     try:
-        result = batch_size_sweep(
+        result = sweep_configurations(
             estimator,
             X_train,
             y_train,
-            batch_sizes=batch_sizes,
+            configurations,
+            _progress_reporter(len(configurations), score_name, "val"),
             validation_data=(X_val, y_val),
             n_repeats=args.repeats,
-            learning_rates=args.learning_rates,
             target_score=args.target_score,
             n_jobs=args.n_jobs,
             verbose=args.verbose,
@@ -367,7 +446,6 @@ def run_sweep(args):
         )
     except ValueError as error:
         raise DataError(str(error)) from error
-    score_name = "acc" if task == "classification" else "R^2"
     print(
         f"{args.csv}: {task} of {args.target!r} from {len(feature_names)} standardised "
         f"features; {n_train} training and {len(X_val)} validation rows; MLP "

@@ -76,7 +76,7 @@ def test_kernels_use_numpys_openblas_when_numpy_has_it():
         assert _kernels.BLAS_LIBRARY.startswith("np.dot in compiled code")
 
 
-def test_training_through_the_stand_in_matches_training_through_numpys_blas():
+def test_training_through_the_stand_in_matches_training_through_numpys_blas(subprocess_env):
     """A process that finds no scipy-openblas64 (its library search reports nothing) trains
     through the stand-in, with the kernels as cached by this process: same weights up to
     rounding."""
@@ -101,7 +101,9 @@ def test_training_through_the_stand_in_matches_training_through_numpys_blas():
     X, y = make_classification(n_samples=300, n_classes=3, n_informative=4, random_state=0)
     clf = MiniBatchMLPClassifier((16, 8), batch_size=8, max_iter=3, tol=None, random_state=1)
     expected = clf.fit(X, y).coefs_[0].ravel()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env
+    )
     assert done.returncode == 0, done.stderr
     library, weights = done.stdout.strip().split("\n")
     assert library.startswith("np.dot in compiled code")

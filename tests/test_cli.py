@@ -37,13 +37,14 @@ def regression_csv(tmp_path):
     return write_csv(tmp_path / "prices.csv", ["a", "b", "c", "price"], rows)
 
 
-def test_the_default_study_runs_and_writes_its_figure(tmp_path):
+def test_the_default_study_runs_and_writes_its_figure(tmp_path, subprocess_env):
     figure = tmp_path / "study.png"
     completed = subprocess.run(
         [sys.executable, "-m", "skminibatch", *STUDY_OPTIONS, "--out", str(figure)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=subprocess_env,
         timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
@@ -61,6 +62,14 @@ def test_the_default_study_runs_and_writes_its_figure(tmp_path):
     assert "0.816/0.830" in table[-1] and "0.612/0.606" in table[0]
     assert "0.816/0.824" in table[1] and "0.832/0.812" in table[5]
     assert "suggested batch size:" in out
+    # Progress on standard error: what runs, then one line per configuration as it finishes.
+    progress = completed.stderr.splitlines()
+    assert progress[0].startswith("training 11 configurations x 1 seed, 20 epochs each")
+    assert "compiles the kernels" in progress[0]
+    finished = [line for line in progress if line.startswith("[")]
+    assert len(finished) == 11 and finished[-1].startswith("[11/11] batch 1, lr 0.001:")
+    assert finished[0].startswith("[1/11] batch 1, lr 0.01: median test acc ")
+    assert not any(line.startswith("[") for line in out.splitlines())
 
 
 def test_default_output_is_batch_size_study_png_in_the_current_directory():
@@ -77,7 +86,14 @@ def test_sweep_on_a_classification_csv(classification_csv, tmp_path, capsys):
         ["sweep", str(classification_csv), "--target", "species", "--epochs", "5", *options]
     )
     assert status == 0
-    printed = capsys.readouterr().out
+    printed, progress = capsys.readouterr()
+    assert progress.splitlines()[0].startswith(
+        "training 6 configurations x 1 seed, 5 epochs each, on 72 rows of "
+    )
+    assert progress.splitlines()[1:] == [
+        line for line in progress.splitlines() if line.startswith("[")
+    ]
+    assert progress.splitlines()[-1].startswith("[6/6] batch full, lr 0.1: median val acc ")
     assert "classification of 'species' from 2 standardised features" in printed
     assert "72 training and 18 validation rows" in printed
     with open(out / "batch_size_sweep.csv", newline="") as file:
@@ -158,7 +174,7 @@ def test_bad_csv_files_exit_with_status_2_and_one_line(
         assert "line 7" in err  # header is line 1, the bad row the 6th data row
 
 
-def test_a_bad_csv_in_a_subprocess_prints_no_traceback(tmp_path):
+def test_a_bad_csv_in_a_subprocess_prints_no_traceback(tmp_path, subprocess_env):
     rows = [["1.0", "x", "0"]] * 12
     path = write_csv(tmp_path / "bad.csv", ["a", "colour", "y"], rows)
     completed = subprocess.run(
@@ -166,6 +182,7 @@ def test_a_bad_csv_in_a_subprocess_prints_no_traceback(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=subprocess_env,
         timeout=120,
     )
     assert completed.returncode == 2

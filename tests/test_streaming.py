@@ -54,7 +54,7 @@ def test_memmap_blocks_visit_every_row_once_per_pass_in_a_new_order(tmp_path):
 
 
 @pytest.mark.parametrize("how", ["fit_stream", "fit"])
-def test_training_on_a_memmap_keeps_memory_bounded_by_the_block(tmp_path, how):
+def test_training_on_a_memmap_keeps_memory_bounded_by_the_block(tmp_path, how, subprocess_env):
     """A 320 MB file, blocks of 8 MB (64 MB in fit): the peak memory of a fresh process grows
     by far less than the file (measured: about 25 MB; reading through the mapping, 330 MB)."""
     path = tmp_path / "big.npy"
@@ -82,7 +82,9 @@ def test_training_on_a_memmap_keeps_memory_bounded_by_the_block(tmp_path, how):
         print(reg.history_[-1]["n_samples"], (after - before) // 1024)
         """
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env
+    )
     assert done.returncode == 0, done.stderr
     n_samples, growth_mb = map(int, done.stdout.split())
     assert n_samples == rows

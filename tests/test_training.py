@@ -1,6 +1,5 @@
 """Training seen from outside: batches, chunks, seeds, dtypes, pickling, scikit-learn tools."""
 
-import os
 import pickle
 import subprocess
 import sys
@@ -134,14 +133,16 @@ FIT_AND_PRINT = textwrap.dedent(
 )
 
 
-def fingerprint_in_new_process():
-    done = subprocess.run([sys.executable, "-c", FIT_AND_PRINT], capture_output=True, text=True)
+def fingerprint_in_new_process(env):
+    done = subprocess.run(
+        [sys.executable, "-c", FIT_AND_PRINT], capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
 
-def test_same_seed_gives_bit_identical_weights_across_processes():
-    assert fingerprint_in_new_process() == fingerprint_in_new_process()
+def test_same_seed_gives_bit_identical_weights_across_processes(subprocess_env):
+    assert fingerprint_in_new_process(subprocess_env) == fingerprint_in_new_process(subprocess_env)
 
 
 def test_same_seed_gives_bit_identical_weights_in_one_process():
@@ -275,7 +276,7 @@ def test_the_issue_example_streaming_with_partial_fit():
     assert clf.n_updates_ == 400 and clf.n_iter_ == 2 and clf.score(X, y) > 0.85
 
 
-def test_kernels_compile_without_a_cache_when_no_directory_is_writable():
+def test_kernels_compile_without_a_cache_when_no_directory_is_writable(subprocess_env):
     """Numba raises at import when it finds no writable cache directory; we fall back."""
     code = textwrap.dedent(
         """
@@ -292,7 +293,7 @@ def test_kernels_compile_without_a_cache_when_no_directory_is_writable():
     )
     # No locator but the IPython one, which declines outside IPython: what numba meets when
     # neither the package directory nor the user cache directory under HOME is writable.
-    env = dict(os.environ, NUMBA_CACHE_LOCATOR_CLASSES="IPythonCacheLocator")
+    env = dict(subprocess_env, NUMBA_CACHE_LOCATOR_CLASSES="IPythonCacheLocator")
     env.pop("NUMBA_CACHE_DIR", None)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
@@ -323,7 +324,7 @@ def test_sample_weight_counts_even_at_batch_size_one():
     np.testing.assert_allclose(scaled.coefs_[0], weighted.coefs_[0], rtol=1e-12)
 
 
-def test_one_compiled_specialisation_per_dtype_whatever_depth_layout_or_flags():
+def test_one_compiled_specialisation_per_dtype_whatever_depth_layout_or_flags(subprocess_env):
     code = textwrap.dedent(
         """
         import numpy as np
@@ -340,13 +341,15 @@ def test_one_compiled_specialisation_per_dtype_whatever_depth_layout_or_flags():
         print(len(_kernels._sample_epoch.signatures))  # batch size 1 was not used
         """
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env
+    )
     assert done.returncode == 0, done.stderr
     # float64 and float32, nothing more; the single-sample path is compiled only when used
     assert done.stdout.split() == ["2", "2", "0"]
 
 
-def test_training_validation_and_batch_size_1_share_one_compiled_loss(tmp_path):
+def test_training_validation_and_batch_size_1_share_one_compiled_loss(tmp_path, subprocess_env):
     # With an empty cache every function compiled is listed, callees included (a cached
     # entry point loads without them). A second specialisation costs about 1 s of compile.
     code = textwrap.dedent(
@@ -362,7 +365,7 @@ def test_training_validation_and_batch_size_1_share_one_compiled_loss(tmp_path):
         print(len(_kernels._sample_loss_and_delta.signatures))
         """
     )
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    env = {**subprocess_env, "NUMBA_CACHE_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "1"]
