@@ -5,30 +5,40 @@ row order (and dropout seed), and the compiled epoch cuts the order into consecu
 """
 
 import warnings
+from numbers import Integral
 
 import numpy as np
 
 
-def epoch_batch_size(batch_size, n_samples, clip, epoch=0, history=()):
+def epoch_batch_size(batch_size, n_samples, clip, epoch=0, history=(), warn=True):
     """The batch size of the coming epoch on ``n_samples`` rows.
 
     ``batch_size`` is an int, ``'full'`` (all rows) or a batch-size schedule (an object with
-    ``batch_size(epoch, history, n_samples)``). With ``clip`` (in ``fit``), an integer larger
-    than ``n_samples`` is clipped to it with a warning, as scikit-learn's MLP does. Without it
-    (in ``partial_fit``, where a chunk smaller than the batch size is normal when streaming) the
-    integer is kept: the chunk is one partial batch.
+    ``batch_size(epoch, history, n_samples)``, whose answer is checked). With ``clip`` (in
+    ``fit``), an integer larger than ``n_samples`` is clipped to it, with a warning if
+    ``warn``, as scikit-learn's MLP does. Without it (in ``partial_fit``, where a chunk smaller
+    than the batch size is normal when streaming) the integer is kept: the chunk is one partial
+    batch.
     """
     if hasattr(batch_size, "batch_size"):
-        return int(batch_size.batch_size(epoch, list(history), n_samples))
+        size = batch_size.batch_size(epoch, list(history), n_samples)
+        if isinstance(size, bool) or not isinstance(size, Integral) or size < 1:
+            raise ValueError(
+                f"{type(batch_size).__name__}.batch_size(epoch={epoch}, history, "
+                f"n_samples={n_samples}) returned {size!r}; a batch-size schedule must return "
+                f"an int >= 1."
+            )
+        return min(int(size), n_samples) if clip else int(size)
     if batch_size == "full":
         return n_samples
     if clip and batch_size > n_samples:
-        warnings.warn(
-            f"Got batch_size={batch_size} larger than the number of samples ({n_samples}); "
-            f"it is clipped to {n_samples}, which is batch gradient descent.",
-            UserWarning,
-            stacklevel=7,
-        )
+        if warn:
+            warnings.warn(
+                f"Got batch_size={batch_size} larger than the number of samples ({n_samples}); "
+                f"it is clipped to {n_samples}, which is batch gradient descent.",
+                UserWarning,
+                stacklevel=7,
+            )
         return n_samples
     return int(batch_size)
 

@@ -5,6 +5,7 @@ Python runs here once per epoch; everything per batch happens in
 canonical arrays and a :class:`TrainingConfig` and updates the parameter vector in place.
 """
 
+import reprlib
 import sys
 import time
 import warnings
@@ -117,18 +118,30 @@ def train(
     hyper = config.hyperparameters
     workspace_rows, status = 0, "max_iter"
     last_epoch = len(history) + max_epochs
-    for _ in range(max_epochs):
+    for call_epoch in range(max_epochs):
         if on_epoch_begin is not None:
             on_epoch_begin()
         started = time.perf_counter()
         epoch = len(history)
         batch_size = epoch_batch_size(
-            config.batch_size, n_samples, not incremental, epoch, history
+            config.batch_size, n_samples, not incremental, epoch, history, call_epoch == 0
         )
         if min(batch_size, n_samples, _kernels.CHUNK_ROWS) != workspace_rows:
             workspace_rows = min(batch_size, n_samples, _kernels.CHUNK_ROWS)
             layout, workspace = _allocate(layer_sizes, workspace_rows, X, Y, state.theta)
         n_updates = updates_per_epoch(n_samples, batch_size, hyper.drop_last, hyper.accumulate)
+        if not n_updates:  # only partial_fit: fit clips the batch size to the data
+            warnings.warn(
+                f"partial_fit got {n_samples} samples, fewer than batch_size={batch_size}, and "
+                f"drop_last=True drops that partial batch: nothing was trained and no epoch "
+                f"recorded. Pass larger chunks, or drop_last=False to train on them.",
+                UserWarning,
+                stacklevel=6,
+            )
+            break
+        # A larger batch size is one partial batch of every row: the same for the kernels (as
+        # long as it stays above 1, which picks the single-sample path), without overflowing.
+        batch_size = min(batch_size, n_samples + 1)
         learning_rates = _learning_rates(config, state.n_updates, n_updates, epoch, history)
         n_batches = n_samples // batch_size if hyper.drop_last else -(-n_samples // batch_size)
         batch_losses = np.zeros(n_batches if config.record_batches else 0)
@@ -199,8 +212,20 @@ def _learning_rates(config, first_step, n_updates, epoch, history):
     if type(config.schedule) is Constant:
         return np.full(n_updates, config.learning_rate)
     steps = np.arange(first_step, first_step + n_updates)
-    multipliers = config.schedule.multipliers(steps, epoch, history)
-    return config.learning_rate * np.asarray(multipliers, dtype=np.float64)
+    returned = config.schedule.multipliers(steps, epoch, history)
+    try:
+        multipliers = np.asarray(returned, dtype=np.float64)
+        valid = multipliers.shape == steps.shape and bool(np.isfinite(multipliers).all())
+        valid = valid and bool((multipliers >= 0).all())
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(
+            f"{type(config.schedule).__name__}.multipliers(steps, epoch={epoch}, history) "
+            f"must return one finite non-negative number per step, {n_updates} for steps "
+            f"{first_step}..{first_step + n_updates - 1}; it returned {reprlib.repr(returned)}."
+        )
+    return config.learning_rate * multipliers
 
 
 def _lowers_rate_instead(config, state, epoch, history, learning_rates):

@@ -5,11 +5,12 @@ diverging training stops with a DivergenceWarning and finite weights.
 """
 
 import faulthandler
+import warnings
 
 import numpy as np
 import pytest
 from numba.core.errors import NumbaError
-from sklearn.base import is_classifier
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import NotFittedError
 
 from skminibatch import (
@@ -240,8 +241,9 @@ def test_batch_size_larger_than_training_set_is_clipped(kind):
     estimator = make(kind, batch_size=50, max_iter=3)
     with pytest.warns(UserWarning, match=r"batch_size=50") as record:
         estimator.fit(X, y)
-    message = next(str(w.message) for w in record if "batch_size=50" in str(w.message))
-    assert str(N_SAMPLES) in message  # says what it was clipped to
+    messages = [str(w.message) for w in record if "batch_size=50" in str(w.message)]
+    assert len(messages) == 1  # once per fit, not once per epoch
+    assert str(N_SAMPLES) in messages[0]  # says what it was clipped to
     assert estimator.history_[-1]["n_updates"] == 1
     assert estimator.history_[-1]["batch_size"] == N_SAMPLES
     assert [epoch["n_updates"] for epoch in estimator.history_] == [1, 1, 1]
@@ -249,6 +251,73 @@ def test_batch_size_larger_than_training_set_is_clipped(kind):
     for array, copy in zip((X, y), copies, strict=True):
         np.testing.assert_array_equal(array, copy)
         assert array.flags.writeable
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("batch_size", [2**63 - 1, 2**63, 10**30])
+def test_enormous_batch_size_is_one_batch_of_every_row(method, batch_size):
+    X, y = data("regressor")
+    estimator = make("regressor", batch_size=batch_size, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # fit's clipping warning
+        run(estimator, method, X, y)
+    assert estimator.history_[-1]["n_samples"] == N_SAMPLES
+    assert estimator.history_[-1]["n_updates"] == 1
+    assert np.isfinite(estimator.loss_)
+
+
+def test_partial_fit_on_a_chunk_that_drop_last_drops_warns_and_trains_nothing():
+    X, y = data("regressor")
+    estimator = make("regressor", batch_size=8, drop_last=True)
+    run(estimator, "partial_fit", X, y)
+    before = _fitted_state(estimator)
+    with pytest.warns(UserWarning, match=r"5 samples, fewer than batch_size=8.*drop_last"):
+        run(estimator, "partial_fit", X[:5], y[:5])
+    _assert_same_state(estimator, before)
+
+
+class _BadSchedule(BaseEstimator):
+    """A custom schedule answering ``value`` to whatever it is asked."""
+
+    def __init__(self, value=None):
+        self.value = value
+
+    def multipliers(self, steps, epoch, history):
+        return self.value(steps) if callable(self.value) else self.value
+
+    def batch_size(self, epoch, history, n_samples):
+        return self.value
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [
+        lambda steps: 1.0,  # a scalar
+        lambda steps: np.ones(steps.size - 1),  # too short
+        lambda steps: np.ones((steps.size, 2)),
+        lambda steps: -np.ones(steps.size),
+        lambda steps: np.full(steps.size, np.nan),
+        lambda steps: ["fast"] * steps.size,
+        lambda steps: None,
+    ],
+    ids=["scalar", "short", "2d", "negative", "nan", "strings", "none"],
+)
+def test_a_learning_rate_schedule_returning_nonsense(returned):
+    X, y = data("regressor")
+    estimator = make("regressor", learning_rate=_BadSchedule(returned))
+    estimator.learning_rate.batch_size = None  # not a batch-size schedule
+    with pytest.raises(ValueError, match=r"_BadSchedule.multipliers.*one finite non-negative"):
+        estimator.fit(X, y)
+    assert not hasattr(estimator, "coefs_")
+
+
+@pytest.mark.parametrize("returned", [0, -5, 2.7, "full", None, True])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_batch_size_schedule_returning_nonsense(returned, method):
+    X, y = data("regressor")
+    estimator = make("regressor", batch_size=_BadSchedule(returned))
+    with pytest.raises(ValueError, match=r"_BadSchedule.batch_size.*must return an int >= 1"):
+        run(estimator, method, X, y)
 
 
 @pytest.mark.parametrize("kind", KINDS)
