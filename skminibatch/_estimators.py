@@ -149,6 +149,13 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         )
         validation = None
         if validation_data is not None:
+            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+                items = getattr(validation_data, "__len__", None)
+                raise ValueError(
+                    f"validation_data must be a pair (X_val, y_val); got a "
+                    f"{type(validation_data).__name__}"
+                    + (f" of {items()} items." if items is not None else ".")
+                )
             X_val, y_val = validation_data
             X_val, y_val = _validation.check_X_y(self, X_val, y_val, reset=False, dtype=X.dtype)
             validation = (X_val, y_val, None)
@@ -256,8 +263,13 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         if fitted_sizes != layer_sizes.tolist():
             raise ValueError(
                 f"The network was fitted with layer sizes {fitted_sizes}; with the current "
-                f"parameters and data it would have {layer_sizes.tolist()}. Call fit "
-                f"without warm_start to start a new network."
+                f"parameters and data it would have {layer_sizes.tolist()}. "
+                + (
+                    "Call fit without warm_start to start a new network."
+                    if self.warm_start
+                    else "Call fit to start a new network, or keep hidden_layer_sizes and the "
+                    "number of features and outputs of the fitted one."
+                )
             )
         theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, dtype)
         optimizer_state = self._optimizer_state

@@ -826,3 +826,19 @@ def test_divergence_error_keeps_the_last_finite_epoch():
         shorter = MiniBatchRegressor(max_iter=estimator.n_iter_, **params).fit(X, y)
         for a, b in zip(estimator.coefs_, shorter.coefs_, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("given", ["triple", "array", "number"])
+def test_validation_data_that_is_not_a_pair(given):
+    X, y = data("classifier")
+    validation_data = {"triple": (X, y, None), "array": X, "number": 5}[given]
+    with pytest.raises(ValueError, match=r"validation_data must be a pair \(X_val, y_val\)"):
+        make("classifier").fit(X, y, validation_data=validation_data)
+
+
+def test_partial_fit_on_a_changed_network_says_how_to_start_anew():
+    X, y = data("regressor")
+    estimator = make("regressor", hidden_layer_sizes=(4,)).fit(X, y)
+    estimator.set_params(hidden_layer_sizes=(5,))
+    with pytest.raises(ValueError, match=r"\[3, 4, 1\].*\[3, 5, 1\]. Call fit to start"):
+        estimator.partial_fit(X, y)
