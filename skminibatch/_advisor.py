@@ -70,6 +70,7 @@ def gradient_noise_scale(
     X, y : array-like
         Data, as for ``fit``.
     sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the samples' losses, as for ``fit``.
     batch_size : int, default=32
         Batch size of the two-batch-size estimator's small batches.
     max_samples : int, default=None
@@ -217,8 +218,12 @@ def suggest_batch_size(estimator, X, y, *, trial_epochs=5, max_samples=20_000, r
     X, y : array-like
         Training data.
     trial_epochs : int, default=5
+        Epochs the clone trains; the noise scale is measured after each.
     max_samples : int, default=20_000
+        Rows of X whose per-sample gradients make the final estimate (a random subset when X
+        has more; the estimates after each trial epoch use at most 2,048).
     random_state : int, RandomState instance or None, default=0
+        Seeds the final estimate's subset and small batches.
 
     Returns
     -------

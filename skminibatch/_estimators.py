@@ -431,7 +431,18 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         return outputs
 
     def predict(self, X):
-        """Predicted classes or values of the samples of X."""
+        """Predicted classes or values of the samples of X.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (a binary indicator matrix for multilabel targets), or values.
+        """
         return self._decode_outputs(self._raw_outputs(X))
 
 
@@ -536,6 +547,18 @@ default='glorot_uniform'
     verbose : int, default=0
         1 prints one line per epoch; 2 draws a progress bar in a terminal."""
 
+
+def _parameters_doc(after_activation="", after_monitor=""):
+    """:data:`_PARAMETERS_DOC` with an estimator's own parameters inserted where its signature
+    has them: after ``activation`` and after ``monitor`` (each text starts with a newline)."""
+    head, rest = _PARAMETERS_DOC.split("\n    weight_init :", 1)
+    middle, tail = rest.split("\n    record_batches :", 1)
+    return (
+        f"{head}{after_activation}\n    weight_init :{middle}{after_monitor}"
+        f"\n    record_batches :{tail}"
+    )
+
+
 _ATTRIBUTES_DOC = """
     coefs_ : list of ndarray
         Weight matrix of each layer, shape ``(n_units_in, n_units_out)``.
@@ -594,7 +617,8 @@ _FIT_DOC = """Train for up to ``max_iter`` epochs on (X, y).
 
         Returns
         -------
-        self
+        self : object
+            The fitted estimator.
         """
 
 _PARTIAL_FIT_DOC = """One epoch over (X, y) in batches of ``batch_size``, keeping optimizer state.
@@ -623,6 +647,18 @@ _PARTIAL_FIT_DOC = """One epoch over (X, y) in batches of ``batch_size``, keepin
 
 
 _CLASS_TARGETS_DOC = "Class labels, or a binary indicator matrix for multilabel classification."
+_CLASS_WEIGHT_DOC = """
+    class_weight : dict, 'balanced' or None, default=None
+        Non-negative weights of the classes, multiplied into ``sample_weight`` ('balanced':
+        ``n_samples / (n_classes * np.bincount(y))``, in ``fit`` only; ``partial_fit``
+        applies a dict's weights as given, see its ``sample_weight``)."""
+_REGRESSION_LOSS_DOC = """
+    loss : {'squared_error', 'huber', 'absolute_error'}, default='squared_error'
+        Per-sample loss, averaged over outputs: half the squared error (as scikit-learn's MLP,
+        so learning rates carry over), Huber's loss with threshold ``huber_delta``, or the
+        absolute error.
+    huber_delta : float, default=1.0
+        Residual at which the Huber loss turns from quadratic to linear."""
 
 
 class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
@@ -634,11 +670,7 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
     meaning is the same.
 
     Parameters
-    ----------{_PARAMETERS_DOC}
-    class_weight : dict, 'balanced' or None, default=None
-        Non-negative weights of the classes, multiplied into ``sample_weight`` ('balanced':
-        ``n_samples / (n_classes * np.bincount(y))``, in ``fit`` only; ``partial_fit``
-        applies a dict's weights as given, see its ``sample_weight``).
+    ----------{_parameters_doc(after_monitor=_CLASS_WEIGHT_DOC)}
 
     Attributes
     ----------
@@ -797,14 +829,37 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
     )
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes), in the order of ``classes_``."""
+        """Class probabilities of the samples of X.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_`` (for multilabel targets, each label's
+            own probability).
+        """
         proba = self._raw_outputs(X)
         if self._target_type == "binary":
             return np.hstack([1.0 - proba, proba])
         return proba
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Natural logarithms of the probabilities, in the order of ``classes_``.
+        """
         return np.log(self.predict_proba(X))
 
     def __sklearn_tags__(self):
@@ -822,13 +877,7 @@ class MiniBatchRegressor(RegressorMixin, _BaseMiniBatchMLP):
     scikit-learn's ``MLPRegressor`` where the meaning is the same.
 
     Parameters
-    ----------
-    loss : {{'squared_error', 'huber', 'absolute_error'}}, default='squared_error'
-        Per-sample loss, averaged over outputs: half the squared error (as scikit-learn's MLP,
-        so learning rates carry over), Huber's loss with threshold ``huber_delta``, or the
-        absolute error.
-    huber_delta : float, default=1.0
-        Residual at which the Huber loss turns from quadratic to linear.{_PARAMETERS_DOC}
+    ----------{_parameters_doc(after_activation=_REGRESSION_LOSS_DOC)}
 
     Attributes
     ----------{_ATTRIBUTES_DOC}

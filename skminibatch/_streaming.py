@@ -117,10 +117,16 @@ class MemmapBlocks:
     Parameters
     ----------
     X : numpy.memmap or array-like with row slicing, shape (n_samples, n_features)
+        The samples, for example ``np.load(path, mmap_mode="r")``.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        The targets, read block by block alike.
     block_rows : int, default=65536
+        Rows per block: the rows in memory at a time.
     shuffle : bool, default=True
+        Visit the blocks in a new random order at every pass and shuffle the rows within each
+        block; False gives the rows in order.
     random_state : int, RandomState instance or None, default=None
+        Seeds the shuffling (one generator for all passes).
 
     Examples
     --------
