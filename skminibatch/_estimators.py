@@ -648,10 +648,12 @@ _PARTIAL_FIT_DOC = """One epoch over (X, y) in batches of ``batch_size``, keepin
 
 _CLASS_TARGETS_DOC = "Class labels, or a binary indicator matrix for multilabel classification."
 _CLASS_WEIGHT_DOC = """
-    class_weight : dict, 'balanced' or None, default=None
-        Non-negative weights of the classes, multiplied into ``sample_weight`` ('balanced':
-        ``n_samples / (n_classes * np.bincount(y))``, in ``fit`` only; ``partial_fit``
-        applies a dict's weights as given, see its ``sample_weight``)."""
+    class_weight : dict, list of dict, 'balanced' or None, default=None
+        Non-negative weights of the classes, multiplied into ``sample_weight``: a dict
+        ``{class: weight}``; for multilabel targets a list of such dicts, one per label
+        column (their product weighs each sample); 'balanced' (``n_samples / (n_classes *
+        np.bincount(y))``, in ``fit`` only). ``partial_fit`` applies them as given, see its
+        ``sample_weight``."""
 _REGRESSION_LOSS_DOC = """
     loss : {'squared_error', 'huber', 'absolute_error'}, default='squared_error'
         Per-sample loss, averaged over outputs: half the squared error (as scikit-learn's MLP,
@@ -789,13 +791,21 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
                 "class_weight='balanced' needs the class frequencies of the whole training set, "
                 "which partial_fit does not see; pass a dict of class weights instead."
             )
-        if isinstance(self.class_weight, dict):
-            negative = {label: w for label, w in self.class_weight.items() if not w >= 0}
+        given = self.class_weight
+        for weights in (
+            given if isinstance(given, list) else [given] if given != "balanced" else []
+        ):
+            if not isinstance(weights, dict):
+                raise ValueError(
+                    f"class_weight as a list holds one dict per label column (multilabel "
+                    f"targets); got {weights!r} in it."
+                )
+            negative = {label: w for label, w in weights.items() if not w >= 0}
             if negative:
                 raise ValueError(
                     f"class_weight must map classes to non-negative weights; got {negative}."
                 )
-        return compute_sample_weight(self.class_weight, y)
+        return compute_sample_weight(given, y)
 
     def fit(
         self,

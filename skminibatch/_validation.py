@@ -71,7 +71,7 @@ PARAMETER_CONSTRAINTS = {
 }
 CLASSIFIER_PARAMETER_CONSTRAINTS = {
     **PARAMETER_CONSTRAINTS,
-    "class_weight": [StrOptions({"balanced"}), dict, None],
+    "class_weight": [StrOptions({"balanced"}), dict, list, None],
 }
 REGRESSOR_PARAMETER_CONSTRAINTS = {
     **PARAMETER_CONSTRAINTS,

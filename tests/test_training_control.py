@@ -316,6 +316,19 @@ def test_bad_class_weights(weights, match):
         MiniBatchMLPClassifier(class_weight=weights).fit(X, y)
 
 
+def test_multilabel_class_weight_is_a_list_of_dicts_acting_as_their_product():
+    rng = np.random.RandomState(0)
+    X, Y = rng.normal(size=(40, 4)), (rng.uniform(size=(40, 2)) > 0.5).astype(int)
+    params = dict(hidden_layer_sizes=(4,), batch_size=8, max_iter=2, tol=None, random_state=0)
+    per_column = [{0: 1.0, 1: 3.0}, {0: 2.0, 1: 1.0}]
+    weighted = MiniBatchMLPClassifier(class_weight=per_column, **params).fit(X, Y)
+    product = np.where(Y[:, 0] == 1, 3.0, 1.0) * np.where(Y[:, 1] == 1, 1.0, 2.0)
+    expected = MiniBatchMLPClassifier(**params).fit(X, Y, sample_weight=product)
+    np.testing.assert_allclose(weighted.coefs_[0], expected.coefs_[0], rtol=1e-12)
+    with pytest.raises(ValueError, match="one dict per label column"):
+        MiniBatchMLPClassifier(class_weight=[{0: 1.0, 1: 3.0}, 2.0], **params).fit(X, Y)
+
+
 def test_huge_sample_weights_are_rescaled_without_overflow():
     X, y = make_blobs(n_samples=30, centers=3, random_state=0)
     weights = np.where(np.arange(30) % 2, 1e308, 0.5e308)
