@@ -97,9 +97,11 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         """``fit`` and ``partial_fit``: in memory, or block by block for ``fit`` on a large
         memmap (:func:`reads_in_blocks`).
 
-        A call that raises leaves the estimator as it was before the call (its attributes and
-        its history), but for :class:`DivergenceError`, raised once the weights of the last
-        finite epoch are stored, as its message says.
+        A call that raises, or is interrupted (``KeyboardInterrupt``), leaves the estimator
+        as it was before the call: its attributes and its history, but not its random
+        generator, which epochs run before the error have advanced (rewinding it would cost a
+        quarter of a small ``partial_fit``). :class:`DivergenceError` is the exception: it is
+        raised once the weights of the last finite epoch are stored, as its message says.
         """
         attributes = dict(vars(self))
         # What a call extends in place: the history, and the curves kept to be extended.
@@ -111,7 +113,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             return self._fit_in_memory(X, y, sample_weight, incremental=incremental, **options)
         except DivergenceError:
             raise
-        except Exception:
+        except BaseException:
             vars(self).clear()
             vars(self).update(attributes)
             for items, length in zip(extended, lengths, strict=True):

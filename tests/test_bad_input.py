@@ -14,7 +14,6 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import NotFittedError
 
 from skminibatch import (
-    DivergenceError,
     DivergenceWarning,
     MiniBatchMLPClassifier,
     MiniBatchRegressor,
@@ -782,50 +781,49 @@ def _assert_same_state(estimator, before):
             assert after[name] == value, name
 
 
-@pytest.mark.parametrize("method", ["fit", "partial_fit"])
-def test_a_call_that_raises_leaves_the_fitted_estimator_as_it_was(method):
-    """The second call passes the checks of X (another number of features, other labels) and
-    fails later, on validation_data or on labels outside ``classes``; the estimator must keep
-    the first fit's classes, features and weights, so it predicts on the first X as before."""
+class _Interrupt:
+    """A callback standing for Ctrl-C after the epoch ``after``: raises KeyboardInterrupt."""
+
+    def __init__(self, after):
+        self.after = after
+
+    def on_epoch_end(self, estimator, record):
+        if record["epoch"] == self.after:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["fit_new_data", "partial_fit_bad_labels", "partial_fit_interrupted", "fit_interrupted"],
+)
+def test_a_call_that_raises_leaves_the_fitted_estimator_as_it_was(case):
+    """The second call fails after replacing checks' results (another number of features,
+    other labels, then bad validation_data), on labels outside ``classes``, or is interrupted
+    after it trained epochs; the estimator keeps the first fit's classes, features, weights
+    and history, so it predicts on the first X as before."""
     X, y = data("classifier")
     clf = MiniBatchMLPClassifier((5,), batch_size=4, max_iter=3, tol=None, random_state=0)
     clf.fit(X, y)
     before, predicted = _fitted_state(clf), clf.predict_proba(X)
     X_other = np.random.RandomState(1).randn(N_SAMPLES, N_FEATURES + 2)
     y_other = np.where(np.arange(N_SAMPLES) % 2, "yes", "no")
-    with pytest.raises(ValueError):
-        if method == "fit":
+    if case == "fit_new_data":
+        with pytest.raises(ValueError):
             clf.fit(X_other, y_other, validation_data=(X_other, np.arange(N_SAMPLES) * 1.5))
-        else:
+    elif case == "partial_fit_bad_labels":
+        with pytest.raises(ValueError):
             clf.partial_fit(X, np.where(y == 0, 7, y))  # 7 is not a class
+    else:
+        clf.set_params(callbacks=[_Interrupt(after=4 if case == "partial_fit_interrupted" else 2)])
+        with pytest.raises(KeyboardInterrupt):
+            if case == "partial_fit_interrupted":
+                clf.partial_fit(X, y)
+            else:
+                clf.fit(X_other, y_other)
     _assert_same_state(clf, before)
     np.testing.assert_array_equal(clf.predict_proba(X), predicted)
     with pytest.raises(ValueError, match="features"):
         clf.predict(X_other)
-
-
-def test_divergence_error_keeps_the_last_finite_epoch():
-    """on_divergence='raise': the error says the last finite epoch's weights are kept, and
-    they are: those of a fit that stops just before the diverging epoch."""
-    X, y = _diverging_data()
-    params = dict(
-        hidden_layer_sizes=(),
-        solver="sgd",
-        momentum=0.0,
-        learning_rate_init=1e6,
-        batch_size=1,
-        tol=None,
-        random_state=0,
-    )
-    estimator = MiniBatchRegressor(max_iter=5, on_divergence="raise", **params)
-    with pytest.raises(DivergenceError, match="last finite epoch are kept"):
-        estimator.fit(X, y)
-    assert estimator.n_iter_ == len(estimator.history_) == len(estimator.loss_curve_)
-    _assert_all_finite(estimator)
-    if estimator.n_iter_:
-        shorter = MiniBatchRegressor(max_iter=estimator.n_iter_, **params).fit(X, y)
-        for a, b in zip(estimator.coefs_, shorter.coefs_, strict=True):
-            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("given", ["triple", "array", "number"])

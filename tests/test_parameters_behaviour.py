@@ -10,7 +10,12 @@ import pytest
 from scipy.stats import truncnorm
 from sklearn.datasets import make_blobs, make_classification, make_regression
 
-from skminibatch import DivergenceWarning, MiniBatchMLPClassifier, MiniBatchRegressor
+from skminibatch import (
+    DivergenceError,
+    DivergenceWarning,
+    MiniBatchMLPClassifier,
+    MiniBatchRegressor,
+)
 
 # Keras' constant: the standard deviation of a unit normal truncated at +-2.
 KERAS_TRUNCATED_UNIT_NORMAL_STD = 0.87962566103423978
@@ -239,7 +244,8 @@ def assert_same_parameters(a, b):
         np.testing.assert_array_equal(x, y)
 
 
-def test_divergence_keeps_the_weights_of_the_last_finite_epoch():
+@pytest.mark.parametrize("on_divergence", ["warn", "raise"])
+def test_divergence_keeps_the_weights_of_the_last_finite_epoch(on_divergence):
     X, y = make_regression(n_samples=64, n_features=4, noise=1.0, random_state=0)
     params = dict(
         hidden_layer_sizes=(8,),
@@ -250,9 +256,15 @@ def test_divergence_keeps_the_weights_of_the_last_finite_epoch():
         tol=None,
         random_state=0,
     )
-    diverged = MiniBatchRegressor(max_iter=30, **params)
-    with pytest.warns(DivergenceWarning) as caught:
-        diverged.fit(X, y)
+    diverged = MiniBatchRegressor(max_iter=30, on_divergence=on_divergence, **params)
+    if on_divergence == "warn":
+        with pytest.warns(DivergenceWarning) as caught:
+            diverged.fit(X, y)
+        message = next(str(w.message) for w in caught if w.category is DivergenceWarning)
+    else:
+        with pytest.raises(DivergenceError) as caught:
+            diverged.fit(X, y)
+        message = str(caught.value)
     n_finite = diverged.n_iter_
     # Some epochs train first, and the diverging epoch updates before its loss overflows (a
     # trainer that does not put the weights back fails here).
@@ -263,8 +275,8 @@ def test_divergence_keeps_the_weights_of_the_last_finite_epoch():
     assert_same_parameters(diverged, fresh)
     np.testing.assert_array_equal(diverged.loss_curve_, fresh.loss_curve_)
     assert (diverged.t_, diverged.n_updates_) == (fresh.t_, fresh.n_updates_)
-    message = next(str(w.message) for w in caught if w.category is DivergenceWarning)
     assert f"epoch {n_finite + 1}" in message
+    assert "last finite epoch are kept" in message
     assert "learning_rate_init smaller than 0.05" in message
     assert "batch_size larger than 32" in message
 
