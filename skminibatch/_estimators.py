@@ -4,6 +4,7 @@ No loops and no math here: the estimators validate what they are given, hand can
 :func:`skminibatch._trainer.train`, and expose the result as scikit-learn's fitted attributes.
 """
 
+import reprlib
 import warnings
 from numbers import Real
 
@@ -786,28 +787,45 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
         return accuracy_score(y, self._decode_outputs(proba), sample_weight=sample_weight)
 
     def _class_weights(self, y, incremental):
-        if self.class_weight is None:
-            return None
-        if incremental and self.class_weight == "balanced":
-            raise ValueError(
-                "class_weight='balanced' needs the class frequencies of the whole training set, "
-                "which partial_fit does not see; pass a dict of class weights instead."
-            )
+        """Each sample's class weight (the product over label columns for multilabel
+        targets), looked up among ``classes_``: a chunk of ``partial_fit`` may hold any of
+        them, or only one."""
         given = self.class_weight
-        for weights in (
-            given if isinstance(given, list) else [given] if given != "balanced" else []
-        ):
-            if not isinstance(weights, dict):
+        if given is None:
+            return None
+        if isinstance(given, str):  # 'balanced'
+            if incremental:
                 raise ValueError(
-                    f"class_weight as a list holds one dict per label column (multilabel "
-                    f"targets); got {weights!r} in it."
+                    "class_weight='balanced' needs the class frequencies of the whole training "
+                    "set, which partial_fit does not see; pass a dict of class weights instead."
                 )
-            negative = {label: w for label, w in weights.items() if not w >= 0}
-            if negative:
+            return compute_sample_weight(given, y)
+        multilabel = self._target_type == "multilabel-indicator"
+        if isinstance(given, list) != multilabel or (multilabel and len(given) != y.shape[1]):
+            raise ValueError(
+                f"class_weight must be a dict {{class: weight}} for binary and multiclass "
+                f"targets, and a list of such dicts, one per label column, for multilabel "
+                f"ones; got {reprlib.repr(given)} for {self._target_type} targets"
+                + (f" with {y.shape[1]} label columns." if multilabel else ".")
+            )
+        columns = zip(given, y.T, strict=True) if multilabel else [(given, y)]
+        factors = np.ones(len(y))
+        for weights, labels in columns:
+            classes = np.array([0, 1]) if multilabel else self.classes_
+            if not isinstance(weights, dict) or set(weights) - set(classes.tolist()):
                 raise ValueError(
-                    f"class_weight must map classes to non-negative weights; got {negative}."
+                    f"class_weight's dicts map classes ({classes.tolist()}) to weights; got "
+                    f"{reprlib.repr(weights)}."
                 )
-        return compute_sample_weight(given, y)
+            per_class = np.array([weights.get(label, 1.0) for label in classes.tolist()], float)
+            if not (np.isfinite(per_class).all() and (per_class >= 0).all()):
+                raise ValueError(
+                    f"class_weight must map classes to finite non-negative weights; got "
+                    f"{reprlib.repr(weights)}."
+                )
+            codes = np.minimum(np.searchsorted(classes, labels), classes.size - 1)
+            factors *= per_class[codes]  # labels outside classes are refused when encoded
+        return factors
 
     def fit(
         self,

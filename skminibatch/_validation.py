@@ -143,9 +143,9 @@ def canonical_rows(X, dtype):
     indices and no duplicate entries (summed, in a copy: the caller's matrix is untouched)."""
     if not issparse(X):
         return read_only(X, dtype)
-    X = X.tocsr().astype(dtype)
+    X = X.tocsr().astype(dtype, copy=False)
     if not X.has_canonical_format:
-        X = X.copy()  # astype and tocsr may return X itself
+        X = X.copy()  # tocsr and astype may have returned the caller's matrix
         X.sum_duplicates()
     return X
 
@@ -262,9 +262,10 @@ def check_sample_weight(sample_weight, X, factors=None, rescale=True):
     if not rescale:
         return read_only(weights, X.dtype)
     peak = weights.max()
-    if peak <= 0:
-        given = "sample_weight" if factors is None else "sample_weight times the class weights"
-        raise ValueError(f"{given} must have a positive sum; got all zeros.")
+    if peak <= 0:  # scikit-learn's check refuses all-zero sample weights before
+        raise ValueError(
+            "sample_weight times the class weights must have a positive sum; got all zeros."
+        )
     weights = weights / peak  # first, so that the sum cannot overflow
     return read_only(weights * (weights.size / weights.sum()), X.dtype)
 

@@ -306,8 +306,11 @@ def test_partial_fit_applies_weights_as_given_so_they_count_in_a_stream():
 @pytest.mark.parametrize(
     ("weights", "match"),
     [
-        ({0: -1.0, 1: 1.0, 2: 1.0}, r"non-negative weights; got \{0: -1.0\}"),
+        ({0: -1.0, 1: 1.0, 2: 1.0}, r"finite non-negative weights; got \{0: -1.0"),
+        ({0: np.inf}, r"finite non-negative weights; got \{0: inf\}"),
         ({0: 0.0, 1: 0.0, 2: 0.0}, "sample_weight times the class weights must have a positive"),
+        ({5: 2.0}, r"map classes \(\[0, 1, 2\]\) to weights"),
+        ([{0: 2.0}], "a list of such dicts, one per label column, for multilabel ones"),
     ],
 )
 def test_bad_class_weights(weights, match):
@@ -325,8 +328,25 @@ def test_multilabel_class_weight_is_a_list_of_dicts_acting_as_their_product():
     product = np.where(Y[:, 0] == 1, 3.0, 1.0) * np.where(Y[:, 1] == 1, 1.0, 2.0)
     expected = MiniBatchMLPClassifier(**params).fit(X, Y, sample_weight=product)
     np.testing.assert_allclose(weighted.coefs_[0], expected.coefs_[0], rtol=1e-12)
-    with pytest.raises(ValueError, match="one dict per label column"):
-        MiniBatchMLPClassifier(class_weight=[{0: 1.0, 1: 3.0}, 2.0], **params).fit(X, Y)
+    for bad, match in [([{0: 1.0, 1: 3.0}, 2.0], "map classes"), ({1: 3.0}, "one per label")]:
+        with pytest.raises(ValueError, match=match):
+            MiniBatchMLPClassifier(class_weight=bad, **params).fit(X, Y)
+
+
+def test_partial_fit_with_class_weights_on_chunks_of_one_class():
+    """A dict naming some classes weighs chunks of any class (SGDClassifier's behaviour), as
+    the same weights given per sample."""
+    X, y = make_blobs(n_samples=30, centers=3, random_state=0)
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], y[order]
+    params = dict(hidden_layer_sizes=(4,), batch_size=5, random_state=0)
+    by_class = MiniBatchMLPClassifier(class_weight={1: 3.0}, **params)
+    by_sample = MiniBatchMLPClassifier(**params)
+    for chunk in np.split(np.arange(30), 3):  # each chunk holds one class
+        by_class.partial_fit(X[chunk], y[chunk], classes=[0, 1, 2])
+        weights = np.where(y[chunk] == 1, 3.0, 1.0)
+        by_sample.partial_fit(X[chunk], y[chunk], classes=[0, 1, 2], sample_weight=weights)
+    np.testing.assert_array_equal(by_class.coefs_[0], by_sample.coefs_[0])
 
 
 def test_huge_sample_weights_are_rescaled_without_overflow():
