@@ -30,13 +30,16 @@ JOBLIB_MEMMAP_FOLDER = "joblib_memmapping_folder_"
 
 
 def reads_in_blocks(X):
-    """Whether ``fit`` trains on X block by block: X is a ``numpy.memmap`` larger than a block
-    (a smaller one is read whole anyway) that a user opened, not one that joblib made to hand
-    an in-memory array to a worker process, whose fit must train as the array's would."""
+    """Whether ``fit`` trains on X block by block: X is a ``numpy.memmap`` of a file, larger
+    than a block (a smaller one is read whole anyway), that a user opened, not one that joblib
+    made to hand an in-memory array to a worker process, whose fit must train as the array's
+    would."""
+    filename = getattr(X, "filename", None)  # None for a copy, which is in memory
     return (
         isinstance(X, np.memmap)
+        and filename is not None
         and X.nbytes > BLOCK_BYTES
-        and JOBLIB_MEMMAP_FOLDER not in str(getattr(X, "filename", None))
+        and JOBLIB_MEMMAP_FOLDER not in str(filename)
     )
 
 

@@ -94,9 +94,10 @@ def test_training_on_a_memmap_keeps_memory_bounded_by_the_block(tmp_path, how, s
 def test_fit_on_a_memmap_within_a_block_or_from_joblib_trains_as_on_the_array(
     tmp_path, monkeypatch
 ):
-    """Only a memmap larger than a block is read block by block: a smaller one, or one
-    through which joblib hands an in-memory array to a worker process (any size), trains
-    exactly as the array, sample weights and early stopping included."""
+    """Only a memmap of a file larger than a block is read block by block: a smaller one, a
+    copy, or one through which joblib hands an in-memory array to a worker process (any size:
+    joblib does so for arrays over 1 MB) trains exactly as the array, sample weights and early
+    stopping included."""
     from joblib import Parallel, delayed
     from sklearn.base import clone
 
@@ -110,17 +111,26 @@ def test_fit_on_a_memmap_within_a_block_or_from_joblib_trains_as_on_the_array(
     def weights_of(X_given):
         return clone(clf).fit(X_given, y, sample_weight=weights).coefs_
 
+    def joblib_folder_and_weights(X_given):
+        return _estimators.JOBLIB_MEMMAP_FOLDER in X_given.filename, weights_of(X_given)
+
     expected = weights_of(X)
     on_disk = np.load(tmp_path / "X.npy", mmap_mode="r")
-    from_joblib = Parallel(n_jobs=2, max_nbytes="1M")(delayed(weights_of)(X) for _ in range(2))
-    for coefs in [weights_of(on_disk), *from_joblib]:
+    from_joblib = Parallel(n_jobs=2, max_nbytes="1M")(
+        delayed(joblib_folder_and_weights)(X) for _ in range(2)
+    )
+    assert all(named for named, _ in from_joblib)  # joblib still names its folders so
+    for coefs in [weights_of(on_disk), *(coefs for _, coefs in from_joblib)]:
         for a, b in zip(coefs, expected, strict=True):
             np.testing.assert_array_equal(a, b)
-    # Over the block size, the user's memmap is read in blocks (which take no sample weights).
+    # Over the block size, the user's memmap is read in blocks (which take no sample weights),
+    # but not a copy of it, nor one in a folder of joblib's.
     monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1 << 20)
     with pytest.raises(ValueError, match="block by block"):
         weights_of(on_disk)
     assert _estimators.reads_in_blocks(on_disk)
+    assert _estimators.reads_in_blocks(on_disk[1:])
+    assert not _estimators.reads_in_blocks(on_disk.copy())
     folder = tmp_path / f"{_estimators.JOBLIB_MEMMAP_FOLDER}1_2_3"
     folder.mkdir()
     np.save(folder / "X.npy", X)
