@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ._advisor import suggest_batch_size
 from ._estimators import MiniBatchMLPClassifier, MiniBatchRegressor
-from ._sweep import SweepResult, batch_size_sweep
+from ._sweep import batch_size_sweep
 
 #: The tutorial's figures (Keras 2.3, one run each): (batch size, learning rate) -> (train, test).
 PUBLISHED = {
@@ -78,32 +78,6 @@ def tutorial_configurations():
     return [(b, 0.01) for b in (1, *SWEEP_BATCH_SIZES, "full")] + [(1, 0.001)]
 
 
-def sweep_configurations(estimator, X, y, configurations, progress=None, **options):
-    """:func:`batch_size_sweep` over (batch size, learning rate) pairs, one pair at a time.
-
-    With an int ``random_state`` in ``options`` the result is that of one sweep over the
-    same pairs (repeat ``r`` is seeded ``random_state + r`` in every configuration), but
-    ``progress(row)``, when given, is called with each configuration's summary row as soon
-    as its repeats are done.
-    """
-    runs = []
-    for batch_size, learning_rate in configurations:
-        part = batch_size_sweep(
-            estimator, X, y, batch_sizes=[batch_size], learning_rates=[learning_rate], **options
-        )
-        runs += part.runs
-        if progress is not None:
-            progress(part.configurations[0])
-    return SweepResult(
-        runs,
-        target_score=part.target_score,
-        volatility_window=part.volatility_window,
-        task=part.task,
-        n_train=part.n_train,
-        n_val=part.n_val,
-    )
-
-
 def tutorial_study(
     epochs=EPOCHS, n_repeats=5, n_jobs=None, random_state=0, verbose=0, progress=None
 ):
@@ -132,14 +106,14 @@ def tutorial_study(
         random_state=random_state,
     )
     estimator = tutorial_estimator(epochs=epochs)
-    configurations = tutorial_configurations()
     sweeps = {
-        rate: sweep_configurations(
+        rate: batch_size_sweep(
             estimator,
             X_train,
             y_train,
-            [c for c in configurations if c[1] == rate],
-            progress,
+            batch_sizes=[b for b, r in tutorial_configurations() if r == rate],
+            learning_rates=[rate],
+            progress=progress,
             **common,
         )
         for rate in (0.01, 0.001)
@@ -225,30 +199,32 @@ def _suggestion_line(advice):
     )
 
 
-def _progress(message):
-    """One progress line on standard error (standard output keeps only the results)."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def _seeds(n):
-    return f"{n} seed" if n == 1 else f"{n} seeds"
-
-
-def _progress_reporter(n_configurations, score_name, val_name):
-    """``progress(row)`` for :func:`sweep_configurations`: one line per configuration."""
+def _announce(n_configurations, args, data, score_name, val_name):
+    """Say on standard error (standard output keeps only the results) what is about to be
+    trained; return ``progress(row)`` for :func:`batch_size_sweep`, one line per finished
+    configuration."""
+    seeds = f"{args.repeats} seed" + ("" if args.repeats == 1 else "s")
+    _say(
+        f"training {n_configurations} configurations x {seeds}, {args.epochs} epochs each, "
+        f"on {data} ({COMPILE_NOTE})"
+    )
     started = time.perf_counter()
     done = 0
 
     def progress(row):
         nonlocal done
         done += 1
-        _progress(
+        _say(
             f"[{done}/{n_configurations}] batch {row['batch_size']}, lr "
             f"{row['learning_rate']:g}: median {val_name} {score_name} "
             f"{_cell(row['val_score'])}, {time.perf_counter() - started:.1f} s elapsed"
         )
 
     return progress
+
+
+def _say(message):
+    print(message, file=sys.stderr, flush=True)
 
 
 def _save_figure(result, path):
@@ -269,17 +245,14 @@ def _save_figure(result, path):
 def run_tutorial(args):
     started = time.perf_counter()
     n_configurations = len(tutorial_configurations())
-    _progress(
-        f"training {n_configurations} configurations x {_seeds(args.repeats)}, {args.epochs} "
-        f"epochs each, on the tutorial's blobs data ({COMPILE_NOTE})"
-    )
+    progress = _announce(n_configurations, args, "the tutorial's blobs data", "acc", "test")
     rows, sweeps = tutorial_study(
         epochs=args.epochs,
         n_repeats=args.repeats,
         n_jobs=args.n_jobs,
         random_state=args.seed,
         verbose=args.verbose,
-        progress=_progress_reporter(n_configurations, "acc", "test"),
+        progress=progress,
     )
     X_train, y_train, _, _ = blobs_problem()
     estimator = tutorial_estimator(epochs=args.epochs).set_params(random_state=args.seed)
@@ -425,18 +398,18 @@ def run_sweep(args):
         raise DataError(f"every batch size is larger than the {n_train} training rows")
     estimator = tutorial_estimator(task, args.hidden, args.epochs)
     score_name = "acc" if task == "classification" else "R^2"
-    configurations = [(b, r) for b in batch_sizes for r in args.learning_rates]
-    _progress(
-        f"training {len(configurations)} configurations x {_seeds(args.repeats)}, "
-        f"{args.epochs} epochs each, on {n_train} rows of {args.csv} ({COMPILE_NOTE})"
+    n_configurations = len(batch_sizes) * len(args.learning_rates)
+    progress = _announce(
+        n_configurations, args, f"{n_train} rows of {args.csv}", score_name, "val"
     )
     try:
-        result = sweep_configurations(
+        result = batch_size_sweep(
             estimator,
             X_train,
             y_train,
-            configurations,
-            _progress_reporter(len(configurations), score_name, "val"),
+            batch_sizes=batch_sizes,
+            learning_rates=args.learning_rates,
+            progress=progress,
             validation_data=(X_val, y_val),
             n_repeats=args.repeats,
             target_score=args.target_score,

@@ -43,6 +43,7 @@ def batch_size_sweep(
     volatility_window=0.2,
     n_jobs=None,
     verbose=0,
+    progress=None,
     random_state=None,
 ):
     """Fit a clone of ``estimator`` per batch size, learning rate and seed; record learning curves.
@@ -97,6 +98,10 @@ default=(1, 8, 32, 128, 'full')
         Results do not depend on it, except the measured times.
     verbose : int, default=0
         When positive, print one line per finished fit to standard error.
+    progress : callable or None, default=None
+        Called with each configuration's summary (a row of
+        :attr:`SweepResult.configurations`) as soon as all its repeats have finished, in the
+        order of the grid: batch sizes, then learning rates.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split and the fits: repeat ``r`` uses seed ``random_state + r``
         for an int, seeds drawn from the generator for a RandomState instance, fresh seeds
@@ -177,10 +182,19 @@ default=(1, 8, 32, 128, 'full')
         )
         for batch_size, learning_rate, repeat, seed in tasks
     )
+    summary = dict(
+        target_score=target_score,
+        volatility_window=volatility_window,
+        task="classification" if is_classifier(estimator) else "regression",
+        n_train=_n_samples(X_train),
+        n_val=_n_samples(X_val),
+    )
     runs = []
     started = time.perf_counter()
     for run in outputs:
         runs.append(run)
+        if progress is not None and run["repeat"] == n_repeats - 1:  # a configuration's last
+            progress(SweepResult(runs[-n_repeats:], **summary).configurations[0])
         if verbose:
             print(
                 f"[batch_size_sweep] fit {len(runs)}/{len(tasks)}: batch_size="
@@ -192,14 +206,7 @@ default=(1, 8, 32, 128, 'full')
                 file=sys.stderr,
                 flush=True,
             )
-    return SweepResult(
-        runs,
-        target_score=target_score,
-        volatility_window=volatility_window,
-        task="classification" if is_classifier(estimator) else "regression",
-        n_train=_n_samples(X_train),
-        n_val=_n_samples(X_val),
-    )
+    return SweepResult(runs, **summary)
 
 
 # ----------------------------------------------------------------------------------------------

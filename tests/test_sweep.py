@@ -81,6 +81,34 @@ def test_one_run_per_batch_size_learning_rate_and_repeat(grid):
     assert grid.n_train == 100 and grid.n_val == 50
 
 
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_progress_reports_each_configuration_as_its_repeats_finish(blobs, grid, n_jobs):
+    X, y, X_val, y_val = blobs
+    reported = []
+    result = batch_size_sweep(
+        classifier(),
+        X,
+        y,
+        batch_sizes=[1, 16, "full"],
+        learning_rates=[0.01, 0.05],
+        validation_data=(X_val, y_val),
+        n_repeats=3,
+        target_score=0.5,
+        n_jobs=n_jobs,
+        progress=reported.append,
+        random_state=7,
+    )
+    assert reported == result.configurations
+
+    def untimed(rows):
+        return [{k: v for k, v in row.items() if k != "seconds_per_epoch"} for row in rows]
+
+    assert untimed(reported) == untimed(grid.configurations)  # as without progress
+    assert [(row["batch_size"], row["learning_rate"]) for row in reported] == [
+        (b, r) for b in [1, 16, "full"] for r in [0.01, 0.05]
+    ]
+
+
 def test_every_record_has_training_and_validation_loss_and_score(grid):
     for run in grid.runs:
         assert len(run["history"]) == EPOCHS
