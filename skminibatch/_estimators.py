@@ -205,13 +205,8 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             self._store_state(state, layer_sizes, n_earlier_records)
             raise
         self._store_state(state, layer_sizes, n_earlier_records)
-        if status == "max_iter" and not incremental and self.tol is not None:
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
-                f"optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
+        if status == "max_iter" and not incremental:
+            self._warn_if_not_converged(stacklevel=6)
         callbacks.on_fit_end()
         return self
 
@@ -241,14 +236,20 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         classes = np.unique(y) if is_classifier(self) and np.ndim(y) == 1 else None
         stopper = Stopper("loss", self.tol, self.n_iter_no_change)
         stopped = train_passes(self, blocks, self.max_iter, classes, stopper)
-        if not stopped and self.tol is not None:
+        if not stopped:
+            self._warn_if_not_converged(stacklevel=5)
+        return self
+
+    def _warn_if_not_converged(self, stacklevel):
+        """scikit-learn's ConvergenceWarning when ``max_iter`` epochs ran without the stopping
+        rule firing, unless ``tol=None`` asked for every epoch."""
+        if self.tol is not None:
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
                 f"optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
-        return self
 
     def _initial_state(self, fresh, given_init, coefs_init, intercepts_init, layer_sizes, dtype):
         """New parameters (drawn or given) and optimizer state, or the fitted ones."""
@@ -631,7 +632,8 @@ _PARTIAL_FIT_DOC = """One epoch over (X, y) in batches of ``batch_size``, keepin
 
         A chunk smaller than ``batch_size`` is one partial batch. With ``shuffle=False``, calls
         over chunks whose sizes are multiples of ``batch_size`` give the weights of one epoch
-        of ``fit`` (with sample weights, when they have mean 1 over all the chunks).
+        of ``fit`` (with sample weights, up to rounding, when they have mean 1 over all the
+        chunks: ``fit`` rescales them to that mean, ``partial_fit`` does not).
 
         Parameters
         ----------
