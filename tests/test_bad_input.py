@@ -252,11 +252,12 @@ def test_batch_size_larger_than_training_set_is_clipped(kind):
         assert array.flags.writeable
 
 
+@pytest.mark.parametrize("accumulate", [1, 3])
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
 @pytest.mark.parametrize("batch_size", [2**63 - 1, 2**63, 10**30])
-def test_enormous_batch_size_is_one_batch_of_every_row(method, batch_size):
+def test_enormous_batch_size_is_one_batch_of_every_row(method, batch_size, accumulate):
     X, y = data("regressor")
-    estimator = make("regressor", batch_size=batch_size, max_iter=1)
+    estimator = make("regressor", batch_size=batch_size, max_iter=1, accumulate=accumulate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # fit's clipping warning
         run(estimator, method, X, y)
