@@ -312,6 +312,11 @@ def classes_from(y, target_type, classes=None):
     """``classes_``: labels given in ``classes`` or found in y (label columns if multilabel)."""
     if target_type == "multilabel-indicator":
         return np.arange(y.shape[1])
+    if classes is not None and np.ndim(classes) != 1:
+        raise ValueError(
+            f"classes must be a 1-d array-like of all class labels; got an array of shape "
+            f"{np.shape(classes)}."
+        )
     found = unique_labels(y) if classes is None else unique_labels(np.asarray(classes))
     if found.size < 2:
         raise ValueError(

@@ -841,3 +841,10 @@ def test_partial_fit_on_a_changed_network_says_how_to_start_anew():
     estimator.set_params(hidden_layer_sizes=(5,))
     with pytest.raises(ValueError, match=r"\[3, 4, 1\].*\[3, 5, 1\]. Call fit to start"):
         estimator.partial_fit(X, y)
+
+
+@pytest.mark.parametrize("classes", [[[0, 1]], 1, [[0], [1]]], ids=["row", "scalar", "column"])
+def test_partial_fit_classes_that_are_not_a_vector(classes):
+    X, y = data("classifier")
+    with pytest.raises(ValueError, match=r"classes must be a 1-d array-like .* shape"):
+        make("classifier").partial_fit(X, y, classes=classes)
