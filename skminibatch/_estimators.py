@@ -4,6 +4,7 @@ No loops and no math here: the estimators validate what they are given, hand can
 :func:`skminibatch._trainer.train`, and expose the result as scikit-learn's fitted attributes.
 """
 
+import mmap
 import reprlib
 import warnings
 from numbers import Real
@@ -34,13 +35,12 @@ def reads_in_blocks(X):
     than a block (a smaller one is read whole anyway), that a user opened, not one that joblib
     made to hand an in-memory array to a worker process, whose fit must train as the array's
     would."""
-    filename = getattr(X, "filename", None)  # None for a copy, which is in memory
-    return (
-        isinstance(X, np.memmap)
-        and filename is not None
-        and X.nbytes > BLOCK_BYTES
-        and JOBLIB_MEMMAP_FOLDER not in str(filename)
-    )
+    if not isinstance(X, np.memmap) or X.nbytes <= BLOCK_BYTES:
+        return False
+    base = X.base  # a copy (still typed np.memmap) has none; a view leads to the mapping
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, mmap.mmap) and JOBLIB_MEMMAP_FOLDER not in str(X.filename)
 
 
 class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
@@ -816,18 +816,17 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
         columns = zip(given, y.T, strict=True) if multilabel else [(given, y)]
         factors = np.ones(len(y))
         for weights, labels in columns:
+            # Keys that are not classes are ignored, as scikit-learn ignores them (a fold of a
+            # cross-validation may lack a rare class).
             classes = np.array([0, 1]) if multilabel else self.classes_
-            if not isinstance(weights, dict) or set(weights) - set(classes.tolist()):
+            if not isinstance(weights, dict) or not all(
+                isinstance(w, Real) and np.isfinite(w) and w >= 0 for w in weights.values()
+            ):
                 raise ValueError(
-                    f"class_weight's dicts map classes ({classes.tolist()}) to weights; got "
-                    f"{reprlib.repr(weights)}."
+                    f"class_weight must map classes ({classes.tolist()}) to finite "
+                    f"non-negative numbers; got {reprlib.repr(weights)}."
                 )
             per_class = np.array([weights.get(label, 1.0) for label in classes.tolist()], float)
-            if not (np.isfinite(per_class).all() and (per_class >= 0).all()):
-                raise ValueError(
-                    f"class_weight must map classes to finite non-negative weights; got "
-                    f"{reprlib.repr(weights)}."
-                )
             codes = np.minimum(np.searchsorted(classes, labels), classes.size - 1)
             factors *= per_class[codes]  # labels outside classes are refused when encoded
         return factors

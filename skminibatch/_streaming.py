@@ -78,17 +78,27 @@ def train_passes(estimator, chunks, n_passes, classes, stopper=None):
 
 
 def _one_pass(estimator, chunks, classes):
-    """partial_fit over every chunk, then the pass's records merged into one."""
+    """partial_fit over every chunk, then the pass's records merged into one (also when a
+    chunk fails or the pass is interrupted: the chunks before it were trained on)."""
     started = time.perf_counter()
     first = len(getattr(estimator, "history_", []))
-    for X_chunk, y_chunk in chunks:
-        if is_classifier(estimator):
-            estimator.partial_fit(X_chunk, y_chunk, classes=classes)
-        else:
-            estimator.partial_fit(X_chunk, y_chunk)
-    records = estimator.history_[first:]
-    if not records:
+    try:
+        for X_chunk, y_chunk in chunks:
+            if is_classifier(estimator):
+                estimator.partial_fit(X_chunk, y_chunk, classes=classes)
+            else:
+                estimator.partial_fit(X_chunk, y_chunk)
+    finally:
+        _merge_records(estimator, first, started)
+    if len(getattr(estimator, "history_", [])) == first:
         raise ValueError("chunks yielded no data.")
+
+
+def _merge_records(estimator, first, started):
+    """The records from ``history_[first]`` on (one per chunk) merged into one, if any."""
+    records = getattr(estimator, "history_", [])[first:]
+    if not records:
+        return
     n_samples = sum(record["n_samples"] for record in records)
     merged = {
         "epoch": first + 1,
@@ -164,8 +174,14 @@ class MemmapBlocks:
 def _read_rows(array, start, stop):
     """Rows start:stop of ``array`` as an in-memory array, by file reads for a C-ordered
     memmap (its mapping would keep the pages read in the process's memory)."""
-    # Only a memmap that owns its mapping starts at ``offset`` in its file (a slice does not).
-    if isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.filename:
+    # Only a memmap that owns its mapping starts at ``offset`` in its file (a slice does not),
+    # and only a C-ordered one holds its rows one after the other there.
+    if (
+        isinstance(array, np.memmap)
+        and isinstance(array.base, mmap.mmap)
+        and array.filename
+        and array.flags.c_contiguous
+    ):
         row = int(np.prod(array.shape[1:], dtype=np.int64))
         with open(array.filename, "rb") as file:
             file.seek(array.offset + start * row * array.itemsize)

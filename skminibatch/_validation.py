@@ -350,6 +350,11 @@ def classification_targets(y, classes, target_type, dtype):
                 f"y has {y.shape[1]} label columns, but the classifier was set up for "
                 f"{classes.size}."
             )
+        if not ((y == 0) | (y == 1)).all():
+            raise ValueError(
+                f"Multilabel targets must be an indicator matrix of 0s and 1s; got the values "
+                f"{np.unique(y).tolist()!r}."
+            )
         return read_only(y, dtype)
     codes = _label_codes(y, classes)
     if classes.size == 2:

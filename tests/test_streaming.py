@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -48,9 +49,32 @@ def test_memmap_blocks_visit_every_row_once_per_pass_in_a_new_order(tmp_path):
         assert sorted(order) == list(range(1000))
         orders.append(order)
     assert not np.array_equal(orders[0], orders[1])
-    # A slice of a memmap is read correctly too (through slicing, not file offsets).
+    # A slice of a memmap is read correctly too (through slicing, not file offsets), and so
+    # is a Fortran-ordered file (its rows are not one after the other on disk).
     part = MemmapBlocks(X[500:], np.arange(500, 1000), block_rows=100, shuffle=False)
     np.testing.assert_array_equal(next(iter(part))[0], X[500:600])
+    np.save(tmp_path / "F.npy", np.asfortranarray(np.arange(3000.0).reshape(1000, 3)))
+    F = np.load(tmp_path / "F.npy", mmap_mode="r")
+    assert F.flags.f_contiguous and not F.flags.c_contiguous
+    first = next(iter(MemmapBlocks(F, np.arange(1000), block_rows=100, shuffle=False)))[0]
+    np.testing.assert_array_equal(first, np.arange(300.0).reshape(100, 3))
+
+
+def test_an_interrupted_pass_keeps_one_record_of_the_chunks_it_trained_on():
+    X, y = make_blobs(n_samples=90, centers=3, random_state=0)
+    chunks = [(X[i : i + 30], y[i : i + 30]) for i in range(0, 90, 30)]
+
+    def interrupted():
+        yield chunks[0]
+        yield chunks[1]
+        raise KeyboardInterrupt
+
+    clf = MiniBatchMLPClassifier((4,), batch_size=10, random_state=0)
+    fit_stream(clf, chunks, classes=[0, 1, 2])
+    with pytest.raises(KeyboardInterrupt):
+        fit_stream(clf, interrupted)
+    assert clf.history_["n_samples"] == [90, 60] and clf.n_iter_ == 2
+    assert clf.history_["epoch"] == [1, 2] and clf.n_updates_ == 15
 
 
 @pytest.mark.parametrize("how", ["fit_stream", "fit"])
@@ -131,6 +155,8 @@ def test_fit_on_a_memmap_within_a_block_or_from_joblib_trains_as_on_the_array(
     assert _estimators.reads_in_blocks(on_disk)
     assert _estimators.reads_in_blocks(on_disk[1:])
     assert not _estimators.reads_in_blocks(on_disk.copy())
+    with tempfile.TemporaryFile() as unnamed:  # a file without a name is still on disk
+        assert _estimators.reads_in_blocks(np.memmap(unnamed, mode="w+", shape=(1 << 21,)))
     folder = tmp_path / f"{_estimators.JOBLIB_MEMMAP_FOLDER}1_2_3"
     folder.mkdir()
     np.save(folder / "X.npy", X)

@@ -306,10 +306,11 @@ def test_partial_fit_applies_weights_as_given_so_they_count_in_a_stream():
 @pytest.mark.parametrize(
     ("weights", "match"),
     [
-        ({0: -1.0, 1: 1.0, 2: 1.0}, r"finite non-negative weights; got \{0: -1.0"),
-        ({0: np.inf}, r"finite non-negative weights; got \{0: inf\}"),
+        ({0: -1.0, 1: 1.0, 2: 1.0}, r"finite non-negative numbers; got \{0: -1.0"),
+        ({0: np.inf}, r"finite non-negative numbers; got \{0: inf\}"),
+        ({0: "2"}, r"map classes \(\[0, 1, 2\]\) to finite non-negative numbers"),
+        ({0: [1, 2]}, "finite non-negative numbers"),
         ({0: 0.0, 1: 0.0, 2: 0.0}, "sample_weight times the class weights must have a positive"),
-        ({5: 2.0}, r"map classes \(\[0, 1, 2\]\) to weights"),
         ([{0: 2.0}], "a list of such dicts, one per label column, for multilabel ones"),
     ],
 )
@@ -331,6 +332,19 @@ def test_multilabel_class_weight_is_a_list_of_dicts_acting_as_their_product():
     for bad, match in [([{0: 1.0, 1: 3.0}, 2.0], "map classes"), ({1: 3.0}, "one per label")]:
         with pytest.raises(ValueError, match=match):
             MiniBatchMLPClassifier(class_weight=bad, **params).fit(X, Y)
+    with pytest.raises(
+        ValueError, match=r"indicator matrix of 0s and 1s; got the values \[0, 2\]"
+    ):
+        MiniBatchMLPClassifier(**params).fit(X, 2 * Y)
+
+
+def test_class_weight_may_name_classes_a_fit_does_not_see():
+    """As in scikit-learn: a fold of a cross-validation may lack a rare class."""
+    X, y = make_blobs(n_samples=30, centers=2, random_state=0)
+    params = dict(hidden_layer_sizes=(4,), batch_size=8, max_iter=2, tol=None, random_state=0)
+    weighted = MiniBatchMLPClassifier(class_weight={0: 1.0, 1: 3.0, 2: 5.0}, **params).fit(X, y)
+    expected = MiniBatchMLPClassifier(**params).fit(X, y, sample_weight=np.where(y == 1, 3, 1))
+    np.testing.assert_allclose(weighted.coefs_[0], expected.coefs_[0], rtol=1e-12)
 
 
 def test_partial_fit_with_class_weights_on_chunks_of_one_class():
