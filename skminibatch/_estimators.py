@@ -22,7 +22,7 @@ from . import _kernels, _network, _validation
 from ._callbacks import CallbackSupportMixin, EpochCallbacks, with_callbacks
 from ._history import History
 from ._streaming import MemmapBlocks, train_passes
-from ._trainer import DivergenceError, Stopper, TrainingState, train
+from ._trainer import DivergenceError, Stopper, TrainingInterrupted, TrainingState, train
 
 BLOCK_BYTES = 2**26  # about 64 MB: the blocks fit reads a large memmap in
 # The folders where joblib puts the memmaps through which it hands arrays over 1 MB to its
@@ -101,11 +101,13 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         """``fit`` and ``partial_fit``: in memory, or block by block for ``fit`` on a large
         memmap (:func:`reads_in_blocks`).
 
-        A call that raises, or is interrupted (``KeyboardInterrupt``), leaves the estimator
-        as it was before the call: its attributes and its history, but not its random
-        generator, which epochs run before the error have advanced (rewinding it would cost a
-        quarter of a small ``partial_fit``). :class:`DivergenceError` is the exception: it is
-        raised once the weights of the last finite epoch are stored, as its message says.
+        A call that raises leaves the estimator as it was before the call: its attributes and
+        its history, but not its random generator, which epochs run before the error have
+        advanced (rewinding it would cost a quarter of a small ``partial_fit``). Two
+        exceptions are raised once the state of the last complete epoch is stored, as their
+        messages say: :class:`DivergenceError`, and ``KeyboardInterrupt`` during training
+        (Ctrl-C keeps the epochs completed, as Keras and scikit-learn's MLP keep them; before
+        training starts it restores the estimator like any error).
         """
         attributes = dict(vars(self))
         # What a call extends in place: the history, and the curves kept to be extended.
@@ -115,7 +117,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             if reads_in_blocks(X) and not incremental:
                 return self._fit_blocks(X, y, (sample_weight, *options.values()))
             return self._fit_in_memory(X, y, sample_weight, incremental=incremental, **options)
-        except DivergenceError:
+        except (DivergenceError, TrainingInterrupted):
             raise
         except BaseException:
             vars(self).clear()
@@ -201,7 +203,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
                 on_epoch_begin=callbacks.on_epoch_begin,
                 on_epoch_end=callbacks.on_epoch_end,
             )
-        except DivergenceError:  # raised with the last finite epoch's weights in state
+        except (DivergenceError, TrainingInterrupted):  # the last complete epoch is in state
             self._store_state(state, layer_sizes, n_earlier_records)
             raise
         self._store_state(state, layer_sizes, n_earlier_records)

@@ -26,6 +26,10 @@ class DivergenceError(FloatingPointError):
     """Training diverged and ``on_divergence='raise'`` was asked for."""
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """The user interrupted training (Ctrl-C); the state holds the epochs completed before."""
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Everything the training loop needs besides data and state, strings already coded."""
@@ -117,92 +121,119 @@ def train(
     n_samples = X.shape[0]
     hyper = config.hyperparameters
     workspace_rows, status = 0, "max_iter"
-    last_epoch = len(history) + max_epochs
-    for call_epoch in range(max_epochs):
-        if on_epoch_begin is not None:
-            on_epoch_begin()
-        started = time.perf_counter()
-        epoch = len(history)
-        batch_size = epoch_batch_size(
-            config.batch_size, n_samples, not incremental, epoch, history, call_epoch == 0
-        )
-        if min(batch_size, n_samples, _kernels.CHUNK_ROWS) != workspace_rows:
-            workspace_rows = min(batch_size, n_samples, _kernels.CHUNK_ROWS)
-            layout, workspace = _allocate(layer_sizes, workspace_rows, X, Y, state.theta)
-        n_updates = updates_per_epoch(n_samples, batch_size, hyper.drop_last, hyper.accumulate)
-        if not n_updates:  # only partial_fit: fit clips the batch size to the data
-            warnings.warn(
-                f"partial_fit got {n_samples} samples, fewer than batch_size={batch_size}, and "
-                f"drop_last=True drops that partial batch: nothing was trained and no epoch "
-                f"recorded. Pass larger chunks, or drop_last=False to train on them.",
-                UserWarning,
-                stacklevel=6,
+    first_epoch = len(history)
+    last_epoch = first_epoch + max_epochs
+    checkpoint = None  # the state at the start of the current epoch
+    try:
+        for call_epoch in range(max_epochs):
+            checkpoint = _Checkpoint(state, len(history))
+            if on_epoch_begin is not None:
+                on_epoch_begin()
+            started = time.perf_counter()
+            epoch = len(history)
+            batch_size = epoch_batch_size(
+                config.batch_size, n_samples, not incremental, epoch, history, call_epoch == 0
             )
-            break
-        # A larger batch size is one partial batch of every row: the same for the kernels (as
-        # long as it stays above 1, which picks the single-sample path), without overflowing.
-        batch_size = min(batch_size, n_samples + 1)
-        learning_rates = _learning_rates(config, state.n_updates, n_updates, epoch, history)
-        n_batches = n_samples // batch_size if hyper.drop_last else -(-n_samples // batch_size)
-        batch_losses = np.zeros(n_batches if config.record_batches else 0)
-        order = epoch_order(n_samples, config.shuffle, random_state)
-        rng_state = dropout_seed(random_state, config.dropout)
-        theta_before = state.theta.copy()
-        optimizer_state_before = state.optimizer_state.copy()
-        objective_sum, n_rows_used, step, diverged = _kernels.train_epoch(
-            X,
-            Y,
-            sample_weight,
-            order,
-            batch_size,
-            state.theta,
-            state.optimizer_state,
-            state.n_updates,
-            learning_rates,
-            layout,
-            hyper,
-            config.dropout,
-            rng_state,
-            workspace,
-            batch_losses,
-        )
-        # A batch's loss is checked before its update; the last update is checked here.
-        if diverged or not np.isfinite(state.theta).all():
-            state.theta[:] = theta_before
-            state.optimizer_state[:] = optimizer_state_before
-            _diverged(epoch + 1, config, batch_size)
-            status = "diverged"
-            break
-        state.n_updates = int(step)
-        state.n_samples_seen += int(n_rows_used)
-        record = {
-            "epoch": epoch + 1,
-            "loss": float(objective_sum / n_rows_used) if n_rows_used else float("nan"),
-            "batch_size": min(batch_size, n_samples),
-            "n_updates": n_updates,
-            "n_samples": int(n_rows_used),
-            "learning_rate": float(learning_rates[0]) if n_updates else config.learning_rate,
-        }
-        if evaluate is not None:
-            record["val_loss"], record["val_score"] = evaluate(state.theta)
-        if config.record_batches:
-            record["batch_losses"] = batch_losses.tolist()
-        record["seconds"] = time.perf_counter() - started
-        history.append(record)
-        _report(record, last_epoch, config.verbose)
-        if on_epoch_end is not None and on_epoch_end(record):
-            status = "stopped"
-            break
-        if stopper is not None and stopper.should_stop(record, state.theta):
-            if not _lowers_rate_instead(config, state, epoch, history, learning_rates):
-                status = "converged"
+            if min(batch_size, n_samples, _kernels.CHUNK_ROWS) != workspace_rows:
+                workspace_rows = min(batch_size, n_samples, _kernels.CHUNK_ROWS)
+                layout, workspace = _allocate(layer_sizes, workspace_rows, X, Y, state.theta)
+            n_updates = updates_per_epoch(n_samples, batch_size, hyper.drop_last, hyper.accumulate)
+            if not n_updates:  # only partial_fit: fit clips the batch size to the data
+                warnings.warn(
+                    f"partial_fit got {n_samples} samples, fewer than batch_size={batch_size}, "
+                    f"and drop_last=True drops that partial batch: nothing was trained and no "
+                    f"epoch recorded. Pass larger chunks, or drop_last=False to train on them.",
+                    UserWarning,
+                    stacklevel=6,
+                )
                 break
-            stopper.n_without_improvement = 0
+            # A larger batch size is one partial batch of every row: the same for the kernels (as
+            # long as it stays above 1, which picks the single-sample path), without overflowing.
+            batch_size = min(batch_size, n_samples + 1)
+            learning_rates = _learning_rates(config, state.n_updates, n_updates, epoch, history)
+            n_batches = n_samples // batch_size if hyper.drop_last else -(-n_samples // batch_size)
+            batch_losses = np.zeros(n_batches if config.record_batches else 0)
+            order = epoch_order(n_samples, config.shuffle, random_state)
+            rng_state = dropout_seed(random_state, config.dropout)
+            objective_sum, n_rows_used, step, diverged = _kernels.train_epoch(
+                X,
+                Y,
+                sample_weight,
+                order,
+                batch_size,
+                state.theta,
+                state.optimizer_state,
+                state.n_updates,
+                learning_rates,
+                layout,
+                hyper,
+                config.dropout,
+                rng_state,
+                workspace,
+                batch_losses,
+            )
+            # A batch's loss is checked before its update; the last update is checked here.
+            if diverged or not np.isfinite(state.theta).all():
+                checkpoint.restore(state, history)
+                _diverged(epoch + 1, config, batch_size)
+                status = "diverged"
+                break
+            state.n_updates = int(step)
+            state.n_samples_seen += int(n_rows_used)
+            record = {
+                "epoch": epoch + 1,
+                "loss": float(objective_sum / n_rows_used) if n_rows_used else float("nan"),
+                "batch_size": min(batch_size, n_samples),
+                "n_updates": n_updates,
+                "n_samples": int(n_rows_used),
+                "learning_rate": float(learning_rates[0]) if n_updates else config.learning_rate,
+            }
+            if evaluate is not None:
+                record["val_loss"], record["val_score"] = evaluate(state.theta)
+            if config.record_batches:
+                record["batch_losses"] = batch_losses.tolist()
+            record["seconds"] = time.perf_counter() - started
+            history.append(record)
+            _report(record, last_epoch, config.verbose)
+            if on_epoch_end is not None and on_epoch_end(record):
+                status = "stopped"
+                break
+            if stopper is not None and stopper.should_stop(record, state.theta):
+                if not _lowers_rate_instead(config, state, epoch, history, learning_rates):
+                    status = "converged"
+                    break
+                stopper.n_without_improvement = 0
+    except KeyboardInterrupt:
+        if checkpoint is not None:
+            checkpoint.restore(state, history)
+        n_done = len(history) - first_epoch
+        raise TrainingInterrupted(
+            f"Training interrupted: the weights after the {n_done} epoch(s) this call completed "
+            f"are kept."
+        ) from None
     if config.verbose >= 2 and sys.stdout.isatty():
         print()
     if stopper is not None:
         stopper.restore(state.theta)
     return status
+
+
+class _Checkpoint:
+    """The training state at the start of an epoch, to return to when the epoch diverges or
+    is interrupted: copies of the parameters and optimizer state, the counters, and how many
+    records the history held."""
+
+    def __init__(self, state, n_records):
+        self.theta = state.theta.copy()
+        self.optimizer_state = state.optimizer_state.copy()
+        self.counters = state.n_updates, state.n_samples_seen
+        self.n_records = n_records
+
+    def restore(self, state, history):
+        state.theta[:] = self.theta
+        state.optimizer_state[:] = self.optimizer_state
+        state.n_updates, state.n_samples_seen = self.counters
+        del history[self.n_records :]
 
 
 def _learning_rates(config, first_step, n_updates, epoch, history):

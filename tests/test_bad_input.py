@@ -794,14 +794,13 @@ class _Interrupt:
 
 
 @pytest.mark.parametrize(
-    "case",
-    ["fit_new_data", "partial_fit_bad_labels", "partial_fit_interrupted", "fit_interrupted"],
+    "case", ["fit_new_data", "partial_fit_bad_labels", "partial_fit_interrupted"]
 )
 def test_a_call_that_raises_leaves_the_fitted_estimator_as_it_was(case):
     """The second call fails after replacing checks' results (another number of features,
     other labels, then bad validation_data), on labels outside ``classes``, or is interrupted
-    after it trained epochs; the estimator keeps the first fit's classes, features, weights
-    and history, so it predicts on the first X as before."""
+    before its one epoch completes (its callback raising); the estimator keeps the first fit's
+    classes, features, weights and history, so it predicts on the first X as before."""
     X, y = data("classifier")
     clf = MiniBatchMLPClassifier((5,), batch_size=4, max_iter=3, tol=None, random_state=0)
     clf.fit(X, y)
@@ -815,12 +814,9 @@ def test_a_call_that_raises_leaves_the_fitted_estimator_as_it_was(case):
         with pytest.raises(ValueError):
             clf.partial_fit(X, np.where(y == 0, 7, y))  # 7 is not a class
     else:
-        clf.set_params(callbacks=[_Interrupt(after=4 if case == "partial_fit_interrupted" else 2)])
-        with pytest.raises(KeyboardInterrupt):
-            if case == "partial_fit_interrupted":
-                clf.partial_fit(X, y)
-            else:
-                clf.fit(X_other, y_other)
+        clf.set_params(callbacks=[_Interrupt(after=4)])
+        with pytest.raises(KeyboardInterrupt, match="after the 0 epoch"):
+            clf.partial_fit(X, y)
     _assert_same_state(clf, before)
     np.testing.assert_array_equal(clf.predict_proba(X), predicted)
     with pytest.raises(ValueError, match="features"):
@@ -848,3 +844,21 @@ def test_partial_fit_classes_that_are_not_a_vector(classes):
     X, y = data("classifier")
     with pytest.raises(ValueError, match=r"classes must be a 1-d array-like .* shape"):
         make("classifier").partial_fit(X, y, classes=classes)
+
+
+def test_an_interrupted_fit_keeps_the_epochs_it_completed():
+    """Ctrl-C during training (here, raised by a callback after epoch 3, before that epoch
+    counts) keeps the weights of the epochs completed, as a shorter fit trains them, and
+    propagates; the estimator describes the new data."""
+    X, y = data("classifier")
+    X_other = np.random.RandomState(1).randn(N_SAMPLES, N_FEATURES + 2)
+    params = dict(hidden_layer_sizes=(5,), batch_size=4, tol=None, random_state=0)
+    clf = MiniBatchMLPClassifier(max_iter=3, **params).fit(X, y)
+    clf.set_params(max_iter=10, callbacks=[_Interrupt(after=3)])
+    with pytest.raises(KeyboardInterrupt, match="after the 2 epoch"):
+        clf.fit(X_other, y)
+    shorter = MiniBatchMLPClassifier(max_iter=2, **params).fit(X_other, y)
+    assert clf.n_features_in_ == N_FEATURES + 2 and clf.n_iter_ == 2
+    assert clf.history_["loss"] == shorter.history_["loss"] == clf.loss_curve_
+    assert (clf.t_, clf.n_updates_) == (shorter.t_, shorter.n_updates_)
+    assert_same_weights(clf, shorter.coefs_, shorter.intercepts_)
