@@ -10,6 +10,7 @@ computed in the compiled backward pass.
 """
 
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
@@ -24,7 +25,8 @@ FORMULAS = (
     "n rows; S = mean_i |g_i|^2; tr(Sigma) = n / (n - 1) * (S - |G_n|^2); "
     "|G|^2 = |G_n + penalty gradient|^2 - tr(Sigma) / n (unbiased); "
     "B_simple = tr(Sigma) / |G|^2. Two-batch estimator: with mean squared norms |G_b|^2 of "
-    "batches of b rows and |G_B|^2 of all B = n rows, |G|^2 = (B |G_B|^2 - b |G_b|^2) / (B - b) "
+    "batches of b rows and |G_B|^2 of all B = n rows (each batch's mean gradient plus the "
+    "penalty gradient), |G|^2 = (B |G_B|^2 - b |G_b|^2) / (B - b) "
     "and tr(Sigma) = (|G_b|^2 - |G_B|^2) / (1 / b - 1 / B). The noise scale grows as training "
     "approaches a minimum (|G|^2 shrinks towards its estimation noise, and the estimate becomes "
     "infinite when the gradient cannot be told from noise): the suggestion uses the median of "
@@ -70,10 +72,11 @@ def gradient_noise_scale(
     X, y : array-like
         Data, as for ``fit``.
     sample_weight : array-like of shape (n_samples,), default=None
-        Weights of the samples' losses, as for ``fit``.
+        Weights of the samples' losses, as for ``fit``: times the estimator's
+        ``class_weight``, if any, so that the loss is the one ``fit`` trains.
     batch_size : int, default=32
-        Batch size of the two-batch-size estimator's small batches.
-    max_samples : int, default=None
+        Batch size of the two-batch-size estimator's small batches (at most half the rows).
+    max_samples : int >= 2, default=None
         Use a random subset of at most this many rows (all rows when None).
     random_state : int, RandomState instance or None, default=None
         Seeds the subset and the small batches.
@@ -93,22 +96,29 @@ def gradient_noise_scale(
     True
     """
     check_is_fitted(estimator, "coefs_")
+    batch_size = _validation.check_int(batch_size, "batch_size", minimum=1)
+    if max_samples is not None:
+        max_samples = _validation.check_int(max_samples, "max_samples", minimum=2)
     dtype = estimator.coefs_[0].dtype
     X, y = _validation.check_X_y(
         estimator, X, y, reset=False, dtype=dtype, y_numeric=not hasattr(estimator, "classes_")
     )
     rng = check_random_state(random_state)
+    y = estimator._set_up_targets(y, False, True, None)
+    # The loss fit trains: sample weights times the estimator's class weights.
+    weights = _validation.check_sample_weight(
+        sample_weight, X, factors=estimator._class_weights(y, False), rescale=False
+    )
     if max_samples is not None and X.shape[0] > max_samples:
         rows = np.sort(rng.choice(X.shape[0], max_samples, replace=False))
         X = _validation.canonical_rows(X[rows], dtype)
         y = y[rows]
-        sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        weights = weights[rows]
     n = X.shape[0]
     if n < 2:
         raise ValueError(f"The noise scale needs at least 2 samples; got {n}.")
-    y = estimator._set_up_targets(y, False, True, None)
     Y = estimator._encode_targets(y, dtype)
-    weights = _validation.check_sample_weight(sample_weight, X)
+    weights = _validation.check_sample_weight(weights, X)  # mean 1 over the rows used
     layer_sizes = _network.layer_sizes_of(estimator.coefs_)
     theta = _network.pack(estimator.coefs_, estimator.intercepts_, layer_sizes, dtype)
     config = _validation.training_config(estimator, estimator._loss, layer_sizes.size - 2, dtype)
@@ -148,21 +158,25 @@ def gradient_noise_scale(
         _kernels.add_penalty(
             theta.astype(np.float64), total_gradient, layout, hyper.alpha, hyper.l1_ratio
         )
-    gradient_sq = float(total_gradient @ total_gradient) - trace / n
+    total_sq = float(total_gradient @ total_gradient)
+    gradient_sq = total_sq - trace / n
 
-    small = max(1, min(int(batch_size), n // 2))
+    # The two-batch estimator, on the same objective: each batch's gradient plus the penalty's.
+    penalty_gradient = total_gradient - data_gradient
+    small = min(batch_size, n // 2)
     order = rng.permutation(n).astype(np.int64)
     small_sq = np.mean(
         [
             float(g @ g)
             for g in (
                 mean_gradient(order[start : start + small], np.empty(0, dtype))[0]
+                + penalty_gradient
                 for start in range(0, n - small + 1, small)
             )
         ]
     )
-    two_batch_gradient_sq = (n * full_sq - small * small_sq) / (n - small)
-    two_batch_trace = (small_sq - full_sq) / (1.0 / small - 1.0 / n)
+    two_batch_gradient_sq = (n * total_sq - small * small_sq) / (n - small)
+    two_batch_trace = (small_sq - total_sq) / (1.0 / small - 1.0 / n)
     return NoiseScale(
         noise_scale=trace / gradient_sq if gradient_sq > 0 else float("inf"),
         trace_covariance=trace,
@@ -217,13 +231,15 @@ def suggest_batch_size(estimator, X, y, *, trial_epochs=5, max_samples=20_000, r
         Not modified: a clone is trained.
     X, y : array-like
         Training data.
-    trial_epochs : int, default=5
+    trial_epochs : int >= 1, default=5
         Epochs the clone trains; the noise scale is measured after each.
-    max_samples : int, default=20_000
+    max_samples : int >= 2, default=20_000
         Rows of X whose per-sample gradients make the final estimate (a random subset when X
         has more; the estimates after each trial epoch use at most 2,048).
     random_state : int, RandomState instance or None, default=0
-        Seeds the final estimate's subset and small batches.
+        Seeds the final estimate's subset and small batches, and the trial's initial weights
+        and shuffles when the estimator's ``random_state`` is None: with an int, the same
+        call gives the same advice.
 
     Returns
     -------
@@ -240,21 +256,23 @@ def suggest_batch_size(estimator, X, y, *, trial_epochs=5, max_samples=20_000, r
     >>> 1 <= advice.batch_size <= 500
     True
     """
+    trial_epochs = _validation.check_int(trial_epochs, "trial_epochs", minimum=1)
+    max_samples = _validation.check_int(max_samples, "max_samples", minimum=2)
+    rng = check_random_state(random_state)
     monitor = NoiseScaleMonitor(X, y, max_samples=min(max_samples, 2048))
     trial = clone(estimator).set_params(max_iter=trial_epochs, tol=None, callbacks=[monitor])
+    if estimator.random_state is None:
+        trial.set_params(random_state=int(rng.randint(np.iinfo(np.int32).max)))
     trial.fit(X, y)
-    estimate = gradient_noise_scale(
-        trial, X, y, max_samples=max_samples, random_state=random_state
-    )
-    n = len(X)
+    estimate = gradient_noise_scale(trial, X, y, max_samples=max_samples, random_state=rng)
+    n = _validation.n_samples(X)
     noise = float(np.median(trial.history_["noise_scale"]))
     suggested = n if not np.isfinite(noise) else int(2 ** np.round(np.log2(max(noise, 1.0))))
     suggested = int(min(max(suggested, 1), n))
-    current = n if estimator.batch_size == "full" else getattr(estimator, "batch_size", 32)
-    current = current if isinstance(current, (int, np.integer)) else 32
     lr = estimator.learning_rate_init
     if np.isfinite(noise):
-        lr = lr * (1 + noise / min(current, n)) / (1 + noise / suggested)
+        current = _first_batch_size(estimator.batch_size, n)
+        lr = lr * (1 + noise / current) / (1 + noise / suggested)
     return BatchSizeAdvice(
         batch_size=suggested,
         learning_rate=float(lr),
@@ -262,3 +280,13 @@ def suggest_batch_size(estimator, X, y, *, trial_epochs=5, max_samples=20_000, r
         estimate=estimate,
         trajectory=trial.history_["noise_scale"],
     )
+
+
+def _first_batch_size(batch_size, n_samples):
+    """The batch size of a fit's first epoch on ``n_samples`` rows: ``batch_size`` an int,
+    'full' or a batch-size schedule."""
+    if isinstance(batch_size, Integral):
+        return min(int(batch_size), n_samples)
+    if isinstance(batch_size, str):  # 'full'
+        return n_samples
+    return batch_size.batch_size(0, [], n_samples)

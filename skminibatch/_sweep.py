@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, check_random_state
 
 from ._trainer import DivergenceWarning
+from ._validation import check_int, n_samples
 
 __all__ = ["SweepResult", "batch_size_sweep"]
 
@@ -151,15 +152,17 @@ default=(1, 8, 32, 128, 'full')
     _check_estimator(estimator)
     batch_sizes = _check_batch_sizes(batch_sizes)
     learning_rates = _check_learning_rates(learning_rates)
-    n_repeats = _check_int(n_repeats, "n_repeats", minimum=1)
-    verbose = _check_int(verbose, "verbose", minimum=0)
+    n_repeats = check_int(n_repeats, "n_repeats", minimum=1)
+    verbose = check_int(verbose, "verbose", minimum=0)
     if n_jobs is not None:
-        n_jobs = _check_int(n_jobs, "n_jobs", minimum=None)
+        n_jobs = check_int(n_jobs, "n_jobs", minimum=None)
         if n_jobs == 0:
             raise ValueError("n_jobs must be a non-zero int or None; got 0.")
     if target_score is not None and not _is_real(target_score):
         raise ValueError(f"target_score must be a number or None; got {target_score!r}.")
     _check_window(volatility_window)
+    if progress is not None and not callable(progress):
+        raise ValueError(f"progress must be a callable or None; got {progress!r}.")
     random_state = _check_random_state_param(random_state)
     rng = check_random_state(random_state)
 
@@ -186,8 +189,8 @@ default=(1, 8, 32, 128, 'full')
         target_score=target_score,
         volatility_window=volatility_window,
         task="classification" if is_classifier(estimator) else "regression",
-        n_train=_n_samples(X_train),
-        n_val=_n_samples(X_val),
+        n_train=n_samples(X_train),
+        n_val=n_samples(X_val),
     )
     runs = []
     started = time.perf_counter()
@@ -857,14 +860,6 @@ def _check_learning_rates(learning_rates):
     return rates
 
 
-def _check_int(value, name, minimum):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise ValueError(f"{name} must be an int; got {value!r}.")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value!r}.")
-    return int(value)
-
-
 def _check_window(window):
     if not _is_real(window) or not 0 < window <= 1:
         raise ValueError(f"volatility_window must be a float in (0, 1]; got {window!r}.")
@@ -886,15 +881,11 @@ def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _n_samples(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
-
-
 def _split(estimator, X, y, validation_data, rng):
     """(X_train, y_train, X_val, y_val) from the ``validation_data`` parameter."""
-    n = _n_samples(X)
-    if _n_samples(y) != n:
-        raise ValueError(f"X and y have different numbers of samples: {n} and {_n_samples(y)}.")
+    n = n_samples(X)
+    if n_samples(y) != n:
+        raise ValueError(f"X and y have different numbers of samples: {n} and {n_samples(y)}.")
     classifier = is_classifier(estimator)
     if validation_data is None:
         validation_data = 0.2
@@ -905,10 +896,10 @@ def _split(estimator, X, y, validation_data, rng):
                 f"None; got a sequence of {len(validation_data)} items."
             )
         X_val, y_val = validation_data
-        if _n_samples(X_val) != _n_samples(y_val) or _n_samples(X_val) == 0:
+        if n_samples(X_val) != n_samples(y_val) or n_samples(X_val) == 0:
             raise ValueError(
                 f"validation_data=(X_val, y_val) must have the same non-zero number of rows; "
-                f"got {_n_samples(X_val)} and {_n_samples(y_val)}."
+                f"got {n_samples(X_val)} and {n_samples(y_val)}."
             )
         X_train, y_train = X, y
     elif _is_real(validation_data):
@@ -970,7 +961,10 @@ def _repeat_seeds(random_state, rng, n_repeats):
 
 
 def _hashable(batch_size):
-    return batch_size if isinstance(batch_size, int | str) else repr(batch_size)
+    """A key for a batch size: ints (NumPy's too) and strings as they are, schedules by repr."""
+    if isinstance(batch_size, numbers.Integral):
+        return int(batch_size)
+    return batch_size if isinstance(batch_size, str) else repr(batch_size)
 
 
 def _run_key(run):

@@ -81,6 +81,21 @@ REGRESSOR_PARAMETER_CONSTRAINTS = {
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
+def check_int(value, name, minimum):
+    """``value`` as an int, or a ValueError naming ``name``: it must be an integer (not a
+    bool) of at least ``minimum`` (any when None)."""
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise ValueError(f"{name} must be an int; got {value!r}.")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value!r}.")
+    return int(value)
+
+
+def n_samples(X):
+    """The number of rows of X: an array, a sparse matrix, a DataFrame or a list of rows."""
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
 def check_params(estimator):
     """Check every parameter against the estimator's ``_parameter_constraints``."""
     validate_parameter_constraints(

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 
@@ -14,6 +15,7 @@ from skminibatch import (
     suggest_batch_size,
 )
 from skminibatch._network import make_layer_sizes, n_parameters
+from skminibatch.schedules import GrowBatchSize
 
 
 def regressor_at(coef, intercept, X, y):
@@ -146,3 +148,94 @@ def test_noise_scale_monitor_records_into_history_during_a_normal_fit():
 def test_noise_scale_needs_a_fitted_estimator():
     with pytest.raises(ValueError, match="not fitted"):
         gradient_noise_scale(MiniBatchRegressor(), np.ones((3, 2)), np.ones(3))
+
+
+def test_an_l2_penalty_enters_both_estimators_as_its_closed_form_says():
+    """With penalty 0.5 alpha |w|^2 the true gradient is (delta + alpha w, 0) while the
+    per-sample noise is unchanged (the penalty is the same for every sample)."""
+    rng = np.random.RandomState(0)
+    n, d, alpha = 40_000, 5, 0.3
+    w_true = rng.normal(size=d)
+    X = rng.normal(size=(n, d))
+    y = X @ w_true + rng.normal(size=n)
+    delta = 0.5 * rng.normal(size=d)
+    w = w_true + delta
+    regressor = regressor_at(w, 0.0, X, y).set_params(alpha=alpha)
+    estimate = gradient_noise_scale(regressor, X, y, random_state=0)
+    trace = (d + 1) * (delta @ delta + 1.0) + delta @ delta
+    expected = trace / np.sum((delta + alpha * w) ** 2)
+    np.testing.assert_allclose(estimate.noise_scale, expected, rtol=0.1)
+    np.testing.assert_allclose(estimate.noise_scale_two_batch, expected, rtol=0.2)
+
+
+def test_class_weights_weigh_the_loss_as_the_same_sample_weights_would():
+    X, y = make_blobs(n_samples=600, centers=3, cluster_std=3.0, random_state=0)
+    class_weight = {0: 20.0, 1: 1.0, 2: 1.0}
+    weighted = MiniBatchMLPClassifier(
+        (), class_weight=class_weight, max_iter=2, tol=None, random_state=0
+    )
+    weighted.fit(X, y)
+    plain = clone(weighted).set_params(class_weight=None).fit(X, y)
+    plain.coefs_, plain.intercepts_ = weighted.coefs_, weighted.intercepts_
+    as_sample_weights = np.array([class_weight[label] for label in y])
+    expected = gradient_noise_scale(plain, X, y, as_sample_weights, random_state=0)
+    assert gradient_noise_scale(weighted, X, y, random_state=0) == expected
+    unweighted = gradient_noise_scale(plain, X, y, random_state=0)
+    assert unweighted.noise_scale != pytest.approx(expected.noise_scale, rel=0.1)
+
+
+def test_sample_weights_are_checked_against_all_rows_before_a_subset_is_drawn():
+    X, y = make_blobs(n_samples=500, centers=3, random_state=0)
+    clf = MiniBatchMLPClassifier((5,), max_iter=1, tol=None, random_state=0).fit(X, y)
+    for length in (10, 600):
+        with pytest.raises(ValueError, match=rf"sample_weight.shape == \({length},\)"):
+            gradient_noise_scale(clf, X, y, np.ones(length), max_samples=100)
+
+
+@pytest.mark.parametrize(
+    ("function", "params", "match"),
+    [
+        ("noise", dict(max_samples=-5), "max_samples must be >= 2; got -5"),
+        ("noise", dict(max_samples=2.5), "max_samples must be an int; got 2.5"),
+        ("noise", dict(batch_size=0), "batch_size must be >= 1; got 0"),
+        ("noise", dict(batch_size="full"), "batch_size must be an int; got 'full'"),
+        ("suggest", dict(trial_epochs=0), "trial_epochs must be >= 1; got 0"),
+        ("suggest", dict(max_samples=1), "max_samples must be >= 2; got 1"),
+    ],
+)
+def test_bad_advisor_arguments_raise_errors_naming_them(function, params, match):
+    X, y = make_blobs(n_samples=100, centers=3, random_state=0)
+    clf = MiniBatchMLPClassifier((5,), max_iter=1, tol=None, random_state=0)
+    with pytest.raises(ValueError, match=match):
+        if function == "noise":
+            gradient_noise_scale(clf.fit(X, y), X, y, **params)
+        else:
+            suggest_batch_size(clf, X, y, **params)
+
+
+def test_suggest_batch_size_takes_sparse_rows_and_gives_the_dense_advice():
+    X, y = make_blobs(n_samples=300, centers=3, random_state=0)
+    clf = MiniBatchMLPClassifier((8,), random_state=0)
+    sparse = suggest_batch_size(clf, csr_matrix(X), y, trial_epochs=2)
+    dense = suggest_batch_size(clf, X, y, trial_epochs=2)
+    assert sparse.batch_size == dense.batch_size
+    np.testing.assert_allclose(sparse.noise_scale, dense.noise_scale, rtol=1e-6)
+
+
+def test_the_learning_rate_is_rescaled_from_a_schedules_first_batch_size():
+    X, y = make_blobs(n_samples=400, centers=3, cluster_std=3.0, random_state=0)
+    clf = MiniBatchMLPClassifier(
+        (8,), batch_size=GrowBatchSize(initial=2, epochs=(1,)), learning_rate_init=0.01
+    )
+    advice = suggest_batch_size(clf, X, y, trial_epochs=3)
+    noise = advice.noise_scale
+    expected = 0.01 * (1 + noise / 2) / (1 + noise / advice.batch_size)
+    np.testing.assert_allclose(advice.learning_rate, expected, rtol=1e-12)
+
+
+def test_the_advice_is_reproducible_when_the_estimator_has_no_random_state():
+    X, y = make_blobs(n_samples=400, centers=3, cluster_std=3.0, random_state=0)
+    clf = MiniBatchMLPClassifier((8,), random_state=None)
+    first, second = (suggest_batch_size(clf, X, y, trial_epochs=3) for _ in range(2))
+    assert first.trajectory == second.trajectory
+    assert (first.batch_size, first.learning_rate) == (second.batch_size, second.learning_rate)

@@ -154,6 +154,11 @@ def test_histories_gives_the_repeats_of_one_configuration(grid):
         grid.histories(7, 0.01)
 
 
+def test_histories_takes_the_batch_sizes_of_the_sweeps_own_tables(grid):
+    # to_frame() holds NumPy ints; a row's batch size must find its configuration.
+    assert grid.histories(np.int64(16), 0.05) == grid.histories(16, 0.05)
+
+
 # ----------------------------------------------------------------------------------------------
 # The summaries, against hand computations on fabricated histories
 
@@ -499,6 +504,7 @@ def test_plot_without_matplotlib_names_the_extra(grid, monkeypatch):
         (dict(validation_data=(np.zeros((3, 2)),)), "validation_data"),
         (dict(validation_data=(np.zeros((3, 2)), [0, 1])), "validation_data"),
         (dict(validation_data=(np.zeros((3, 2)), [0, 1, 9])), "validation_data"),
+        (dict(progress=3), "progress"),
     ],
 )
 def test_bad_parameters_raise_a_value_error_naming_them(blobs, params, match):
