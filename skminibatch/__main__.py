@@ -37,6 +37,14 @@ SWEEP_BATCH_SIZES = (4, 8, 16, 32, 64, 128, 256, 450)
 TARGET_SCORE = 0.78
 EPOCHS = 200
 EXIT_USAGE = 2
+#: Defaults of the options that may be written before the command or after ``sweep``.
+COMMON_DEFAULTS = {"epochs": EPOCHS, "seed": 0, "n_jobs": 1, "verbose": 0}
+DEFAULTS = {
+    None: {**COMMON_DEFAULTS, "repeats": 5, "out": "batch_size_study.png"},
+    "sweep": {**COMMON_DEFAULTS, "repeats": 1, "out": "."},
+}
+#: Training rows the sweep needs: the suggestion's gradient noise scale needs two.
+MIN_TRAINING_ROWS = 2
 COMPILE_NOTE = "the first run after installing also compiles the kernels, about 10 s"
 
 
@@ -290,11 +298,14 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 def read_csv(path, target):
     """Features (float) and target values (strings) of a CSV file with a header row.
 
+    Blank lines are skipped, as ``pandas.read_csv`` does; a line of empty fields is not blank.
+
     Raises
     ------
     DataError
-        If the file cannot be read, has no target column, a non-numeric or empty feature
-        value, or rows of different lengths.
+        If the file cannot be read, has no target column or repeated column names, a
+        non-numeric feature value, an empty, missing ('nan') or infinite value in any column,
+        or rows of different lengths.
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
@@ -302,11 +313,19 @@ def read_csv(path, target):
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"cannot read {path}: {error}") from error
     lines = [
-        (number, line) for number, line in enumerate(lines, 1) if any(c.strip() for c in line)
+        (number, line)
+        for number, line in enumerate(lines, 1)
+        if len(line) > 1 or "".join(line).strip()  # not blank: has a separator or text
     ]
     if not lines:
         raise DataError(f"{path} is empty")
     header = [name.strip() for name in lines[0][1]]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataError(
+            f"{path} repeats the column name(s) {', '.join(map(repr, repeated))}; column "
+            f"names must be unique"
+        )
     if target not in header:
         raise DataError(
             f"target column {target!r} not found in {path}; columns: {', '.join(header)}"
@@ -327,21 +346,51 @@ def read_csv(path, target):
             )
         for k, j in enumerate(features):
             value = line[j].strip()
-            try:
-                X[i, k] = float(value)
-            except ValueError:
-                problem = "an empty value" if not value else f"the value {value!r}"
+            feature = _cell_number(value, f"column {header[j]!r}", number)
+            if feature is None:
                 raise DataError(
-                    f"column {header[j]!r} is not numeric: {problem} on line {number}; "
-                    f"features must be numbers"
-                ) from None
-            if not math.isfinite(X[i, k]):
-                raise DataError(f"column {header[j]!r} has {value!r} on line {number}")
+                    f"column {header[j]!r} is not numeric: the value {value!r} on line "
+                    f"{number}; features must be numbers"
+                )
+            X[i, k] = feature
         value = line[t].strip()
-        if not value:
-            raise DataError(f"target column {target!r} has an empty value on line {number}")
+        _cell_number(value, f"target column {target!r}", number)
         y.append(value)
     return X, np.array(y), [header[j] for j in features]
+
+
+def _cell_number(value, column, line_number):
+    """The number written in a CSV cell, or None when it is not a number (a class label, say).
+
+    Parameters
+    ----------
+    value : str
+        The cell, stripped of surrounding spaces.
+    column : str
+        How errors name the column, e.g. "target column 'y'".
+    line_number : int
+        The cell's line in the file, for errors.
+
+    Returns
+    -------
+    float or None
+
+    Raises
+    ------
+    DataError
+        If the cell is empty or holds a missing ('nan') or infinite number.
+    """
+    if not value:
+        raise DataError(f"{column} has an empty value on line {line_number}")
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if math.isnan(number):
+        raise DataError(f"{column} has a missing value ({value!r}) on line {line_number}")
+    if math.isinf(number):
+        raise DataError(f"{column} has an infinite value ({value!r}) on line {line_number}")
+    return number
 
 
 def target_values(values, task, target):
@@ -361,8 +410,6 @@ def target_values(values, task, target):
     if task == "regression":
         if numbers is None:
             raise DataError(f"target column {target!r} is not numeric; regression needs numbers")
-        if not np.isfinite(numbers).all():
-            raise DataError(f"target column {target!r} has non-finite values")
         return numbers, task
     if numbers is not None and all(_INTEGER.match(v) for v in values):
         labels = numbers.astype(np.int64)
@@ -393,6 +440,11 @@ def run_sweep(args):
         mean, scale = y_train.mean(), y_train.std() or 1.0
         y_train, y_val = (y_train - mean) / scale, (y_val - mean) / scale
     n_train = len(X_train)
+    if n_train < MIN_TRAINING_ROWS:
+        raise DataError(
+            f"--validation {args.validation:g} leaves {n_train} of the {len(X)} rows for "
+            f"training; the study needs at least {MIN_TRAINING_ROWS}: lower --validation"
+        )
     batch_sizes = [b for b in args.batch_sizes if b == "full" or b <= n_train]
     if not batch_sizes:
         raise DataError(f"every batch size is larger than the {n_train} training rows")
@@ -518,33 +570,59 @@ def _hidden(text):
     return tuple(_positive_int(item) for item in text.split(","))
 
 
-def _common_options(parser, repeats):
+def _common_options(parser, defaults, out_help):
+    """Add the options of both the default study and ``sweep`` to ``parser``.
+
+    They default to nothing (``argparse.SUPPRESS``), so that the ``sweep`` subparser does not
+    overwrite the values written before ``sweep``; :func:`parse_args` fills in ``defaults``
+    (a dict of :data:`DEFAULTS`), which the help shows.
+    """
     parser.add_argument(
-        "--epochs", type=_positive_int, default=EPOCHS, help="epochs per fit (default 200)"
+        "--epochs",
+        type=_positive_int,
+        default=argparse.SUPPRESS,
+        help=f"epochs per fit (default {defaults['epochs']})",
     )
     parser.add_argument(
         "--repeats",
         type=_positive_int,
-        default=repeats,
-        help=f"fits per configuration, with seeds SEED, SEED+1, ... (default {repeats})",
+        default=argparse.SUPPRESS,
+        help=f"fits per configuration, with seeds SEED, SEED+1, ... (default "
+        f"{defaults['repeats']})",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="first seed, also of the validation split (0)"
+        "--seed",
+        type=int,
+        default=argparse.SUPPRESS,
+        help=f"first seed, also of the validation split (default {defaults['seed']}); the "
+        f"seeds SEED..SEED+REPEATS-1 must be in [0, 2**32)",
     )
     parser.add_argument(
         "--n-jobs",
         type=_n_jobs,
-        default=1,
-        help="fits in parallel with joblib: 1 (default) none, -1 one per CPU; each worker "
-        "process pays about 2 s to import NumPy, scikit-learn and Numba, so it pays off "
-        "for long runs only",
+        default=argparse.SUPPRESS,
+        help=f"fits in parallel with joblib: 1 none, -1 one per CPU (default "
+        f"{defaults['n_jobs']}); each worker process pays about 2 s to import NumPy, "
+        "scikit-learn and Numba, so it pays off for long runs only",
     )
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="print a line per finished fit"
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="print a line per finished fit",
+    )
+    parser.add_argument(
+        "--out", default=argparse.SUPPRESS, help=f"{out_help} (default {defaults['out']})"
     )
 
 
 def build_parser():
+    """The parser of the command line, without the defaults of the options of both commands.
+
+    Use :func:`parse_args`, which fills in those defaults (:data:`DEFAULTS`) and checks what
+    parsing alone cannot.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m skminibatch",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -563,13 +641,15 @@ def build_parser():
             "and writes the\nlearning curves (one panel per batch size, shared y axis) and a "
             "summary panel to a PNG."
         ),
-        epilog="Run 'python -m skminibatch sweep --help' for the study on your own CSV file.",
+        epilog="Run 'python -m skminibatch sweep --help' for the study on your own CSV file. "
+        "Options\nwritten before 'sweep' apply to it, with its defaults (--repeats 1; --out "
+        "names its output\ndirectory, default .).",
     )
-    _common_options(parser, repeats=5)
-    parser.add_argument(
-        "--out",
-        default="batch_size_study.png",
-        help="PNG file of the figure (default batch_size_study.png in the current directory)",
+    _common_options(
+        parser,
+        DEFAULTS[None],
+        out_help="file of the figure: PNG, or another format matplotlib writes, from the "
+        "extension; '.png' is appended to a name without one",
     )
     commands = parser.add_subparsers(dest="command", metavar="{sweep}")
     sweep = commands.add_parser(
@@ -577,16 +657,17 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         help="the same study on a CSV file",
         description=(
-            "The batch-size study on a CSV file with a header row. Every column but the "
-            "target must be\nnumeric (no empty cells). A random share of the rows "
-            "(--validation, stratified by class\nfor classification) is held out; features "
-            "are standardised with the mean and standard\ndeviation of the training rows "
-            "(and so is a regression target: R^2 does not change).\nThe network is the "
-            "tutorial's (--hidden ReLU units, He-uniform weights, SGD with\nmomentum 0.9, "
-            "no penalty, every epoch run). Writes batch_size_sweep.csv (one row per batch\n"
-            "size and learning rate: medians and interquartile ranges over repeats) and "
-            "batch_size_sweep.png\ninto --out. Problems with the file are reported in one "
-            "line, with exit status 2."
+            "The batch-size study on a CSV file with a header row of unique column names. "
+            "Every\ncolumn but the target must be numeric, and no cell may be empty or hold "
+            "a missing ('nan')\nor infinite number; blank lines are skipped. A random "
+            "share of the rows (--validation,\nstratified by class for classification) is "
+            "held out; features are standardised with the\nmean and standard deviation of "
+            "the training rows (and so is a regression target: R^2\ndoes not change). The "
+            "network is the tutorial's (--hidden ReLU units, He-uniform weights,\nSGD with "
+            "momentum 0.9, no penalty, every epoch run). Writes batch_size_sweep.csv (one row "
+            "per\nbatch size and learning rate: medians and interquartile ranges over "
+            "repeats) and\nbatch_size_sweep.png into --out. Problems with the file are "
+            "reported in one line, with exit\nstatus 2."
         ),
     )
     sweep.add_argument("csv", help="the CSV file")
@@ -625,16 +706,98 @@ def build_parser():
         default=None,
         help="report the first epoch whose validation score reaches this",
     )
-    _common_options(sweep, repeats=1)
-    sweep.add_argument(
-        "--out", default=".", help="directory for the table and the figure (default .)"
-    )
+    _common_options(sweep, DEFAULTS["sweep"], out_help="directory for the table and the figure")
+    # The command's parser reports the errors parse_args finds after parsing.
+    parser.set_defaults(usage_error=parser.error)
+    sweep.set_defaults(usage_error=sweep.error)
     return parser
 
 
+def parse_args(argv=None):
+    """The options of the command line, with their command's defaults, checked.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    argparse.Namespace
+        Every option of the command; for the default study, ``out`` is the figure's path
+        (a :class:`pathlib.Path`, '.png' appended to a name without a suffix).
+
+    Raises
+    ------
+    SystemExit
+        With status 2 after the usage and a one-line message, as ``argparse`` does, for a bad
+        option, including a seed out of range or an ``--out`` that cannot be written.
+    """
+    args = build_parser().parse_args(argv)
+    usage_error = vars(args).pop("usage_error")
+    for name, value in DEFAULTS[args.command].items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    if not 0 <= args.seed <= 2**32 - args.repeats:
+        usage_error(
+            f"argument --seed: must be from 0 to {2**32 - args.repeats} with --repeats "
+            f"{args.repeats} (the seeds SEED..SEED+REPEATS-1 must be below 2**32): {args.seed}"
+        )
+    if args.command == "sweep":
+        _check_directory(usage_error, Path(args.out))
+    else:
+        args.out = _figure_path(usage_error, args.out)
+    return args
+
+
+def _figure_path(usage_error, out):
+    """The file the default study writes its figure to, for ``--out`` ``out``.
+
+    Parameters
+    ----------
+    usage_error : callable
+        ``ArgumentParser.error``, called with the message when ``out`` cannot be written.
+    out : str
+        The value of ``--out``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``, with '.png' appended when it has no suffix (as matplotlib would).
+    """
+    path = Path(out)
+    if not path.suffix and not path.is_dir():
+        path = path.with_name(f"{path.name}.png")
+    if path.is_dir():
+        usage_error(f"argument --out: {str(path)!r} is a directory; give the figure's file name")
+    formats = _figure_formats()
+    if formats is not None and path.suffix[1:].lower() not in formats:
+        usage_error(
+            f"argument --out: matplotlib cannot write the format of {out!r}; use one of "
+            f"{', '.join('.' + name for name in sorted(formats))}"
+        )
+    _check_directory(usage_error, path.parent)
+    return path
+
+
+def _figure_formats():
+    """The file formats (extensions without the dot) matplotlib writes; None without it."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return None
+    return FigureCanvasBase.get_supported_filetypes()
+
+
+def _check_directory(usage_error, directory):
+    """Call ``usage_error`` unless ``directory`` (a Path) is, or can be made, a directory."""
+    existing = next(path for path in (directory, *directory.parents) if path.exists())
+    if not existing.is_dir():
+        usage_error(f"argument --out: {str(existing)!r} is a file, not a directory")
+
+
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     if args.command != "sweep":
         return run_tutorial(args)
     try:

@@ -3,15 +3,17 @@
 import csv
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs, make_regression
 
-from skminibatch.__main__ import DataError, build_parser, main, read_csv, target_values
+from skminibatch.__main__ import DataError, main, parse_args, read_csv, target_values
 
 PNG = b"\x89PNG\r\n\x1a\n"
 STUDY_OPTIONS = ("--epochs", "20", "--repeats", "1")  # fast: 20 epochs, one seed
+QUICK_STUDY = ("--epochs", "1", "--repeats", "1")  # about a second
 
 
 def write_csv(path, header, rows):
@@ -73,9 +75,91 @@ def test_the_default_study_runs_and_writes_its_figure(tmp_path, subprocess_env):
 
 
 def test_default_output_is_batch_size_study_png_in_the_current_directory():
-    args = build_parser().parse_args([])
-    assert args.out == "batch_size_study.png" and args.command is None
-    assert (args.epochs, args.repeats, args.n_jobs) == (200, 5, 1)
+    args = parse_args([])
+    assert args.out == Path("batch_size_study.png") and args.command is None
+    assert (args.epochs, args.repeats, args.n_jobs, args.seed, args.verbose) == (200, 5, 1, 0, 0)
+
+
+def test_sweep_has_its_own_defaults():
+    args = parse_args(["sweep", "data.csv", "--target", "y"])
+    assert (args.epochs, args.repeats, args.n_jobs, args.seed, args.out) == (200, 1, 1, 0, ".")
+
+
+def test_options_written_before_sweep_count(classification_csv, tmp_path, capsys):
+    out = tmp_path / "results"
+    before = ["--epochs", "2", "--repeats", "3", "--seed", "7", "--out", str(out)]
+    after = ["--target", "species", "--batch-sizes", "8"]
+    assert main([*before, "sweep", str(classification_csv), *after]) == 0
+    printed, progress = capsys.readouterr()
+    assert progress.startswith("training 1 configurations x 3 seeds, 2 epochs each")
+    assert "2 epochs; medians over 3 seed(s)" in printed
+    with open(out / "batch_size_sweep.csv", newline="") as file:
+        assert next(csv.DictReader(file))["n_repeats"] == "3"
+    # Written both before and after 'sweep', the one after wins, as for any repeated option.
+    args = parse_args(["--epochs", "2", "sweep", "data.csv", "--target", "y", "--epochs", "3"])
+    assert (args.epochs, args.repeats) == (3, 1)
+
+
+def test_a_figure_name_without_suffix_gets_png_and_the_real_path_is_printed(tmp_path, capsys):
+    assert main([*QUICK_STUDY, "--out", str(tmp_path / "study")]) == 0
+    figure = tmp_path / "study.png"
+    assert figure.read_bytes()[:8] == PNG
+    assert f"figure: {figure.resolve()}\n" in capsys.readouterr().out
+    assert parse_args(["--out", "study.PNG"]).out == Path("study.PNG")
+    assert parse_args(["--out", "study.svg"]).out == Path("study.svg")
+
+
+def _usage_error(argv, capsys):
+    """The message of ``main(argv)``'s usage error, checking that nothing was trained."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "training" not in err and "Traceback" not in err
+    return err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", ["study", "sweep"])
+@pytest.mark.parametrize("seed, repeats", [("-1", "1"), ("4294967296", "1"), ("4294967294", "3")])
+def test_seeds_out_of_range_are_usage_errors(classification_csv, capsys, command, seed, repeats):
+    options = ["--epochs", "1", "--repeats", repeats, "--seed", seed]
+    sweep = ["sweep", str(classification_csv), "--target", "species"]
+    argv = [*sweep, *options] if command == "sweep" else options
+    message = _usage_error(argv, capsys)
+    assert message.endswith(
+        f"argument --seed: must be from 0 to {2**32 - int(repeats)} with "
+        f"--repeats {repeats} (the seeds SEED..SEED+REPEATS-1 must be below "
+        f"2**32): {seed}"
+    )
+
+
+def test_the_last_seed_may_be_2_to_the_32_minus_1():
+    assert parse_args(["--seed", str(2**32 - 3), "--repeats", "3"]).seed == 2**32 - 3
+
+
+def test_bad_out_paths_are_usage_errors(classification_csv, tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    a_directory = tmp_path / "a_directory"
+    (a_directory / "named.png").mkdir(parents=True)
+    sweep = ["sweep", str(classification_csv), "--target", "species", "--epochs", "1"]
+    cases = [
+        ([*sweep, "--out", str(a_file)], f"'{a_file}' is a file, not a directory"),
+        ([*sweep, "--out", str(a_file / "results")], f"'{a_file}' is a file, not a directory"),
+        ([*QUICK_STUDY, "--out", str(a_file / "study.png")], f"'{a_file}' is a file"),
+        ([*QUICK_STUDY, "--out", str(a_directory)], f"'{a_directory}' is a directory"),
+        (
+            [*QUICK_STUDY, "--out", str(a_directory / "named")],
+            f"'{a_directory / 'named.png'}' is a directory",
+        ),
+        (
+            [*QUICK_STUDY, "--out", str(tmp_path / "study.v2")],
+            f"matplotlib cannot write the format of '{tmp_path / 'study.v2'}'",
+        ),
+    ]
+    for argv, message in cases:
+        assert f"argument --out: {message}" in _usage_error(argv, capsys)
+    assert a_file.read_text() == "" and list(a_directory.iterdir()) == [a_directory / "named.png"]
 
 
 def test_sweep_on_a_classification_csv(classification_csv, tmp_path, capsys):
@@ -155,10 +239,15 @@ def test_task_detection():
     "header, row, target, message",
     [
         (["x", "name", "y"], ["1.0", "bob", "0"], "y", "column 'name' is not numeric"),
-        (["x", "z", "y"], ["1.0", "", "0"], "y", "column 'z' is not numeric: an empty value"),
+        (["x", "z", "y"], ["1.0", "", "0"], "y", "column 'z' has an empty value on line 7"),
+        (["x", "z", "y"], ["", "", ""], "y", "column 'x' has an empty value on line 7"),
+        (["x", "y"], ["1.0", ""], "y", "target column 'y' has an empty value on line 7"),
         (["x", "y"], ["1.0", "0"], "label", "target column 'label' not found"),
         (["x", "y"], ["1.0", "0", "7"], "y", "has 3 fields"),
-        (["x", "y"], ["inf", "0"], "y", "column 'x' has 'inf'"),
+        (["x", "y"], ["inf", "0"], "y", "column 'x' has an infinite value ('inf') on line 7"),
+        (["x", "y"], ["nan", "0"], "y", "column 'x' has a missing value ('nan') on line 7"),
+        (["x", "y"], ["1.0", "NaN"], "y", "target column 'y' has a missing value ('NaN') on line"),
+        (["x", "y", "y"], ["1.0", "0", "0"], "y", "bad.csv repeats the column name(s) 'y'"),
     ],
 )
 def test_bad_csv_files_exit_with_status_2_and_one_line(
@@ -169,9 +258,9 @@ def test_bad_csv_files_exit_with_status_2_and_one_line(
     assert main(["sweep", str(path), "--target", target, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("python -m skminibatch sweep: error:")
-    assert message in err
+    assert message in err  # line 7: the header is line 1, the bad row the 6th data row
     if "not numeric" in message:
-        assert "line 7" in err  # header is line 1, the bad row the 6th data row
+        assert "line 7" in err
 
 
 def test_a_bad_csv_in_a_subprocess_prints_no_traceback(tmp_path, subprocess_env):
@@ -192,6 +281,40 @@ def test_a_bad_csv_in_a_subprocess_prints_no_traceback(tmp_path, subprocess_env)
         "line 2; features must be numbers"
     ]
     assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.parametrize("task", [None, "classification", "regression"])
+def test_a_missing_target_value_is_reported_as_such_whatever_the_task(tmp_path, capsys, task):
+    rows = [[i, ["1.5", "2.5", "nan"][i % 3]] for i in range(30)]
+    path = write_csv(tmp_path / "gaps.csv", ["x", "y"], rows)
+    task_option = [] if task is None else ["--task", task]
+    assert main(["sweep", str(path), "--target", "y", *task_option, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("error: target column 'y' has a missing value ('nan') on line 4\n")
+
+
+def test_blank_lines_are_skipped_but_lines_of_empty_fields_are_not(tmp_path):
+    rows = [f"{i},{i % 2}\n" for i in range(12)]
+    path = tmp_path / "gaps.csv"
+    path.write_text("\nx,y\n" + "".join(rows[:4]) + "\n   \n" + "".join(rows[4:]) + "\n")
+    X, y, names = read_csv(path, "y")
+    assert X.shape == (12, 1) and names == ["x"] and y.tolist() == [str(i % 2) for i in range(12)]
+    path.write_text("x,y\n" + "".join(rows[:4]) + ",\n" + "".join(rows[4:]))
+    with pytest.raises(DataError, match="column 'x' has an empty value on line 6"):
+        read_csv(path, "y")
+
+
+def test_the_training_rows_must_be_enough_for_the_suggestion(tmp_path, capsys):
+    path = write_csv(tmp_path / "tiny.csv", ["x", "t"], [[i, 0.3 + 1.5 * i] for i in range(10)])
+    argv = ["sweep", str(path), "--target", "t", "--epochs", "1", "--out", str(tmp_path)]
+    assert main([*argv, "--validation", "0.9"]) == 2
+    printed, err = capsys.readouterr()
+    assert printed == "" and err.splitlines() == [
+        "python -m skminibatch sweep: error: --validation 0.9 leaves 1 of the 10 rows for "
+        "training; the study needs at least 2: lower --validation"
+    ]
+    assert main([*argv, "--validation", "0.8"]) == 0  # 2 training rows
+    assert (tmp_path / "batch_size_sweep.csv").exists()
 
 
 def test_other_data_problems(tmp_path):
