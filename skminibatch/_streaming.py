@@ -14,6 +14,7 @@ from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
 
 from ._trainer import _report
+from ._validation import check_int
 
 
 def fit_stream(estimator, chunks, *, n_passes=1, classes=None):
@@ -49,8 +50,7 @@ def fit_stream(estimator, chunks, *, n_passes=1, classes=None):
     >>> len(reg.history_), reg.history_[-1]["n_updates"], reg.history_[-1]["n_samples"]
     (3, 40, 400)
     """
-    if not (isinstance(n_passes, int) and n_passes >= 1):
-        raise ValueError(f"n_passes must be an int >= 1; got {n_passes!r}.")
+    check_int(n_passes, "n_passes", minimum=1)
     if n_passes > 1 and not callable(chunks) and iter(chunks) is chunks:
         raise ValueError(
             "chunks is a one-shot iterator, which cannot be read for more than one pass; pass "
@@ -65,11 +65,12 @@ def train_passes(estimator, chunks, n_passes, classes, stopper=None):
     """``n_passes`` passes of :func:`_one_pass`, printed as epochs; ``stopper`` (the trainer's
     :class:`~skminibatch._trainer.Stopper`) may end them early. Returns whether it did."""
     verbose = estimator.verbose
+    last_epoch = len(getattr(estimator, "history_", ())) + n_passes  # as fit prints "Epoch 1/10"
     estimator.set_params(verbose=0)
     try:
         for _ in range(n_passes):
             _one_pass(estimator, chunks() if callable(chunks) else chunks, classes)
-            _report(estimator.history_[-1], estimator.history_[-1]["epoch"], verbose)
+            _report(estimator.history_[-1], last_epoch, verbose)
             if stopper is not None and stopper.should_stop(estimator.history_[-1], None):
                 return True
     finally:
@@ -79,41 +80,52 @@ def train_passes(estimator, chunks, n_passes, classes, stopper=None):
 
 def _one_pass(estimator, chunks, classes):
     """partial_fit over every chunk, then the pass's records merged into one (also when a
-    chunk fails or the pass is interrupted: the chunks before it were trained on)."""
+    chunk fails or the pass is interrupted: the chunks before it were trained on).
+
+    Each chunk's record is taken out of ``history_`` as soon as its ``partial_fit`` returns,
+    so that every chunk of a pass sees the history of the passes completed before it: the
+    epoch counter of learning-rate and batch-size schedules counts passes, as ``fit``'s counts
+    epochs (the update counter, kept by the estimator, counts on across chunks).
+    """
     started = time.perf_counter()
-    first = len(getattr(estimator, "history_", []))
+    records = []
     try:
         for X_chunk, y_chunk in chunks:
+            n_before = len(getattr(estimator, "history_", ()))
             if is_classifier(estimator):
                 estimator.partial_fit(X_chunk, y_chunk, classes=classes)
             else:
                 estimator.partial_fit(X_chunk, y_chunk)
+            records.extend(estimator.history_[n_before:])
+            del estimator.history_[n_before:]
     finally:
-        _merge_records(estimator, first, started)
-    if len(getattr(estimator, "history_", [])) == first:
+        _merge_records(estimator, records, started)
+    if not records:
         raise ValueError("chunks yielded no data.")
 
 
-def _merge_records(estimator, first, started):
-    """The records from ``history_[first]`` on (one per chunk) merged into one, if any."""
-    records = getattr(estimator, "history_", [])[first:]
+def _merge_records(estimator, records, started):
+    """Append the records of a pass's chunks to ``history_`` as one record, if any, and set
+    the fitted attributes read from the history."""
     if not records:
         return
     n_samples = sum(record["n_samples"] for record in records)
     merged = {
-        "epoch": first + 1,
+        "epoch": len(estimator.history_) + 1,
         "loss": sum(r["loss"] * r["n_samples"] for r in records) / max(n_samples, 1),
         "batch_size": max(record["batch_size"] for record in records),
         "n_updates": sum(record["n_updates"] for record in records),
         "n_samples": n_samples,
         "learning_rate": records[0]["learning_rate"],
-        "seconds": time.perf_counter() - started,
     }
-    del estimator.history_[first:]
+    if all("batch_losses" in record for record in records):
+        merged["batch_losses"] = [loss for record in records for loss in record["batch_losses"]]
+    merged["seconds"] = time.perf_counter() - started
     estimator.history_.append(merged)
     estimator.n_iter_ = len(estimator.history_)
     estimator.loss_curve_ = estimator.history_["loss"]
     estimator.loss_ = merged["loss"]
+    estimator.best_loss_ = None if estimator.early_stopping else min(estimator.loss_curve_)
 
 
 class MemmapBlocks:
@@ -121,8 +133,10 @@ class MemmapBlocks:
 
     Each pass visits the blocks of ``block_rows`` consecutive rows in a random order and
     shuffles the rows within each block; only one block is in memory at a time. A
-    ``numpy.memmap`` is read with ordinary file reads rather than through its mapping, so the
-    pages read do not stay in the process's memory; any other array-like is sliced.
+    ``numpy.memmap`` opened in mode ``'r'``, ``'r+'`` or ``'w+'`` is read with ordinary file
+    reads rather than through its mapping, so the pages read do not stay in the process's
+    memory; any other array-like is sliced, including a copy-on-write memmap (mode ``'c'``),
+    whose edits are in memory, not in its file.
 
     Parameters
     ----------
@@ -150,11 +164,9 @@ class MemmapBlocks:
     def __init__(self, X, y, block_rows=65536, shuffle=True, random_state=None):
         if len(X) != len(y):
             raise ValueError(f"X and y have different lengths: {len(X)} and {len(y)}.")
-        if not (isinstance(block_rows, int) and block_rows >= 1):
-            raise ValueError(f"block_rows must be an int >= 1; got {block_rows!r}.")
+        self.block_rows = check_int(block_rows, "block_rows", minimum=1)
         self.X = X
         self.y = y
-        self.block_rows = block_rows
         self.shuffle = shuffle
         self.random_state = check_random_state(random_state)
 
@@ -171,13 +183,33 @@ class MemmapBlocks:
             yield X_block, y_block
 
 
+def shares_file_pages(array):
+    """Whether ``array`` is a ``numpy.memmap`` (or a view of one) whose data are its file's.
+
+    Parameters
+    ----------
+    array : object
+        Any object; only a ``numpy.memmap`` can qualify.
+
+    Returns
+    -------
+    bool
+        True for a mapping opened in mode ``'r'``, ``'r+'`` or ``'w+'``, shared with the file:
+        writes through it are in the file's pages at once, which file reads see even before
+        a flush. False for a copy-on-write mapping (mode ``'c'``: edits stay in the process)
+        and for a copy of a memmap (its mode is None), whose data may differ from the file.
+    """
+    return isinstance(array, np.memmap) and array.mode in ("r", "r+", "w+")
+
+
 def _read_rows(array, start, stop):
     """Rows start:stop of ``array`` as an in-memory array, by file reads for a C-ordered
-    memmap (its mapping would keep the pages read in the process's memory)."""
+    memmap whose data are its file's (its mapping would keep the pages read in the process's
+    memory)."""
     # Only a memmap that owns its mapping starts at ``offset`` in its file (a slice does not),
     # and only a C-ordered one holds its rows one after the other there.
     if (
-        isinstance(array, np.memmap)
+        shares_file_pages(array)
         and isinstance(array.base, mmap.mmap)
         and array.filename
         and array.flags.c_contiguous

@@ -7,9 +7,11 @@ import textwrap
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
+from sklearn.datasets import make_blobs, make_regression
 
 from skminibatch import MemmapBlocks, MiniBatchMLPClassifier, MiniBatchRegressor, fit_stream
+from skminibatch._streaming import shares_file_pages
+from skminibatch.schedules import Cosine, ExponentialDecay, GrowBatchSize, StepDecay
 
 
 def test_one_pass_over_chunks_is_one_epoch_of_fit_and_records_one_entry_per_pass():
@@ -161,3 +163,196 @@ def test_fit_on_a_memmap_within_a_block_or_from_joblib_trains_as_on_the_array(
     folder.mkdir()
     np.save(folder / "X.npy", X)
     assert not _estimators.reads_in_blocks(np.load(folder / "X.npy", mmap_mode="r"))
+
+
+class RecordLog:
+    """A callback keeping each epoch's (each chunk's, when streaming) record."""
+
+    def __init__(self):
+        self.records = []
+
+    def on_epoch_end(self, estimator, record):
+        self.records.append(dict(record))
+
+
+@pytest.mark.parametrize(
+    "schedule, multiplier",
+    [
+        (StepDecay(step_size=1, gamma=0.5), lambda p: 0.5**p),
+        (ExponentialDecay(gamma=0.8), lambda p: 0.8**p),
+        (Cosine(period=3), lambda p: (1 + np.cos(np.pi * p / 3)) / 2),
+    ],
+)
+def test_epoch_schedules_count_passes_not_chunks(schedule, multiplier):
+    """Every chunk of pass p (0-based) runs at the rate of epoch p, in closed form."""
+    rng = np.random.RandomState(0)
+    chunks = [(rng.normal(size=(40, 3)), rng.normal(size=40)) for _ in range(4)]
+    log = RecordLog()
+    reg = MiniBatchRegressor(
+        (5,), learning_rate_init=0.1, learning_rate=schedule, callbacks=[log], random_state=0
+    )
+    fit_stream(reg, chunks, n_passes=3)
+    expected = [0.1 * multiplier(p) for p in range(3) for _ in chunks]
+    np.testing.assert_allclose([r["learning_rate"] for r in log.records], expected, rtol=1e-15)
+    assert [r["epoch"] for r in log.records] == [p + 1 for p in range(3) for _ in chunks]
+    np.testing.assert_allclose(reg.history_["learning_rate"], expected[::4], rtol=1e-15)
+
+
+def test_update_schedules_count_updates_across_chunks_and_schedules_see_pass_records():
+    seen = []
+
+    class Spy(StepDecay):
+        def multipliers(self, steps, epoch, history):
+            seen.append((epoch, [record["epoch"] for record in history]))
+            return super().multipliers(steps, epoch, history)
+
+    rng = np.random.RandomState(0)
+    chunks = [(rng.normal(size=(30, 3)), rng.normal(size=30)) for _ in range(3)]
+    log = RecordLog()
+    schedule = Spy(step_size=4, gamma=0.5, per="update")
+    reg = MiniBatchRegressor(
+        (5,), batch_size=10, learning_rate_init=0.1, learning_rate=schedule, callbacks=[log]
+    )
+    fit_stream(reg, chunks, n_passes=2)
+    # Three updates per chunk: chunk k starts at update 3k, whatever the pass.
+    expected = [0.1 * 0.5 ** (3 * k // 4) for k in range(6)]
+    np.testing.assert_allclose([r["learning_rate"] for r in log.records], expected, rtol=1e-15)
+    assert seen == [(0, [])] * 3 + [(1, [1])] * 3
+    assert reg.n_updates_ == 18 and reg.history_["n_updates"] == [9, 9]
+
+
+@pytest.mark.parametrize("how", ["fit_stream", "fit on a large memmap"])
+def test_passes_over_chunks_train_as_epochs_of_fit(tmp_path, monkeypatch, how):
+    """Without shuffling, passes over chunks of whole batches are fit's epochs: the same
+    weights (bit for bit) and records, with schedules that read the epoch and the history
+    (a batch size growing per epoch, scikit-learn's 'invscaling' counting the samples of the
+    records), and best_loss_ the lowest epoch loss."""
+    from skminibatch import _estimators
+
+    X, y = make_regression(n_samples=3072, n_features=4, noise=1.0, random_state=0)
+    params = dict(
+        hidden_layer_sizes=(5,),
+        batch_size=GrowBatchSize(initial=8, factor=2, epochs=(1, 2)),
+        learning_rate="invscaling",
+        learning_rate_init=0.05,
+        shuffle=False,
+        record_batches=True,
+        random_state=0,
+    )
+    fitted = MiniBatchRegressor(max_iter=3, tol=None, **params).fit(X, y)
+    if how == "fit_stream":
+        chunks = [(X[i : i + 1024], y[i : i + 1024]) for i in range(0, 3072, 1024)]
+        streamed = fit_stream(MiniBatchRegressor(**params), chunks, n_passes=3)
+    else:  # blocks of 1024 rows, the fewest fit reads
+        np.save(tmp_path / "X.npy", X)
+        monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
+        streamed = MiniBatchRegressor(max_iter=3, tol=None, **params)
+        streamed.fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y)
+    pairs = zip(
+        streamed.coefs_ + streamed.intercepts_, fitted.coefs_ + fitted.intercepts_, strict=True
+    )
+    for a, b in pairs:
+        np.testing.assert_array_equal(a, b)
+    for key in ["epoch", "batch_size", "n_updates", "n_samples", "learning_rate"]:
+        assert streamed.history_[key] == fitted.history_[key], key
+    assert streamed.history_["batch_size"] == [8, 16, 32]
+    assert streamed.history_["batch_losses"] == fitted.history_["batch_losses"]
+    np.testing.assert_allclose(streamed.loss_curve_, fitted.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(streamed.best_loss_, fitted.best_loss_, rtol=1e-12)
+    assert streamed.n_iter_ == 3 and streamed.loss_ == streamed.loss_curve_[-1]
+
+
+def test_best_loss_is_the_lowest_pass_loss_or_none_with_early_stopping():
+    rng = np.random.RandomState(0)
+    # Chunks of very different losses: a single chunk's loss is far below any pass's.
+    chunks = [(rng.normal(size=(50, 3)), rng.normal(size=50) * s) for s in (0.1, 3.0) * 2]
+    log = RecordLog()
+    reg = fit_stream(MiniBatchRegressor((5,), callbacks=[log], random_state=0), chunks, n_passes=3)
+    pass_losses = [  # each pass's loss: its chunks' losses weighted by their samples
+        sum(r["loss"] * r["n_samples"] for r in log.records[p : p + 4]) / 200
+        for p in range(0, 12, 4)
+    ]
+    np.testing.assert_allclose(reg.best_loss_, min(pass_losses), rtol=1e-12)
+    assert reg.best_loss_ == min(reg.loss_curve_)
+    assert reg.best_loss_ > 2 * min(r["loss"] for r in log.records)
+    stopping = MiniBatchRegressor((5,), early_stopping=True, random_state=0)
+    assert fit_stream(stopping, chunks, n_passes=2).best_loss_ is None
+
+
+def test_an_interruption_inside_a_chunk_keeps_the_chunks_before_it_as_one_record():
+    X, y = make_blobs(n_samples=90, centers=3, random_state=0)
+    chunks = [(X[i : i + 30], y[i : i + 30]) for i in range(0, 90, 30)]
+
+    class InterruptSecondChunkOfPassTwo:
+        calls = 0
+
+        def on_epoch_end(self, estimator, record):
+            self.calls += 1
+            if self.calls == 5:
+                raise KeyboardInterrupt
+
+    clf = MiniBatchMLPClassifier((4,), batch_size=10, random_state=0)
+    clf.set_params(callbacks=[InterruptSecondChunkOfPassTwo()])
+    with pytest.raises(KeyboardInterrupt):
+        fit_stream(clf, chunks, n_passes=2, classes=[0, 1, 2])
+    assert clf.history_["n_samples"] == [90, 30] and clf.history_["epoch"] == [1, 2]
+    assert clf.n_iter_ == 2 and clf.n_updates_ == 12
+    assert clf.loss_curve_ == clf.history_["loss"] and clf.best_loss_ == min(clf.loss_curve_)
+
+
+def test_memmap_blocks_read_the_data_a_copy_on_write_memmap_holds(tmp_path, monkeypatch):
+    """Edits through a copy-on-write mapping are not in the file: such a memmap is sliced,
+    while a shared one is read from its file, which holds its writes even unflushed."""
+    from skminibatch import _estimators
+
+    np.save(tmp_path / "X.npy", np.arange(3000.0).reshape(1500, 2))
+    X = np.load(tmp_path / "X.npy", mmap_mode="c")
+    X -= X.mean(axis=0)  # centred in memory only
+    y = np.arange(1500.0)
+    blocks = MemmapBlocks(X, y, block_rows=400, shuffle=False)
+    np.testing.assert_array_equal(np.vstack([X_block for X_block, _ in blocks]), X)
+    shared = np.load(tmp_path / "X.npy", mmap_mode="r+")
+    shared[:] = 7.0  # not flushed
+    assert shares_file_pages(shared)
+    blocks = MemmapBlocks(shared, y, block_rows=400, shuffle=False)
+    assert all((X_block == 7.0).all() for X_block, _ in blocks)
+    modes = {
+        "r": np.load(tmp_path / "X.npy", mmap_mode="r"),
+        "w+": np.memmap(tmp_path / "w.dat", mode="w+", shape=(4, 2)),
+        "view": shared[10:],
+        "c": X,
+        "copy": shared.copy(),
+        "array": np.zeros(3),
+    }
+    assert {name for name, a in modes.items() if shares_file_pages(a)} == {"r", "w+", "view"}
+    # fit reads a large memmap by blocks: those of the edited data, not of the file.
+    np.save(tmp_path / "centred.npy", X)
+    monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
+    reg = MiniBatchRegressor((3,), max_iter=2, tol=None, random_state=0)
+    on_file = reg.fit(np.load(tmp_path / "centred.npy", mmap_mode="r"), y).coefs_
+    for a, b in zip(reg.fit(X, y).coefs_, on_file, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_counts_may_be_numpy_integers_but_not_bools():
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+    params = dict(hidden_layer_sizes=(3,), random_state=0)
+    twice = fit_stream(MiniBatchRegressor(**params), [(X, y)], n_passes=np.int64(2))
+    reference = fit_stream(MiniBatchRegressor(**params), [(X, y)], n_passes=2)
+    np.testing.assert_array_equal(twice.coefs_[0], reference.coefs_[0])
+    blocks = MemmapBlocks(X, y, block_rows=np.int32(4), shuffle=False)
+    assert [len(y_block) for _, y_block in blocks] == [4, 4, 2]
+    for bad in [True, 0, 1.0, "2"]:
+        with pytest.raises(ValueError, match=f"n_passes must be .*got {bad!r}"):
+            fit_stream(MiniBatchRegressor(), [(X, y)], n_passes=bad)
+        with pytest.raises(ValueError, match=f"block_rows must be .*got {bad!r}"):
+            MemmapBlocks(X, y, block_rows=bad)
+
+
+def test_passes_are_printed_out_of_the_epochs_of_the_call(capsys):
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+    reg = MiniBatchRegressor((3,), verbose=1, random_state=0)
+    fit_stream(reg, [(X, y)], n_passes=2)
+    fit_stream(reg, [(X, y)], n_passes=2)
+    printed = [line.split(" - ")[0] for line in capsys.readouterr().out.splitlines()]
+    assert printed == ["Epoch 1/2", "Epoch 2/2", "Epoch 3/4", "Epoch 4/4"]
