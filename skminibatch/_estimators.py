@@ -79,7 +79,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         state.pop("_kept_training_config", None)
         return state
 
-    def _training_config(self, n_hidden, dtype):
+    def _training_config(self, n_hidden, dtype, incremental):
         """:func:`_validation.training_config` of the parameters, kept for the next call.
 
         The kept config is reused while it would be built the same: while the parameters
@@ -87,12 +87,14 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         none of those it reads can have changed in place (``dropout`` is a number and
         ``learning_rate`` a string, not a list or a schedule object).
         """
-        key = (self._loss, n_hidden, np.dtype(dtype))
+        key = (self._loss, n_hidden, np.dtype(dtype), incremental)
         checked = self._checked_parameter_values
         kept_checked, kept_key, kept_config = getattr(self, "_kept_training_config", (0, 0, 0))
         if kept_checked is checked and kept_key == key:
             return kept_config
-        config = _validation.training_config(self, self._loss, n_hidden, dtype)
+        config = _validation.training_config(
+            self, self._loss, n_hidden, dtype, incremental=incremental
+        )
         if isinstance(self.dropout, Real) and isinstance(self.learning_rate, str):
             self._kept_training_config = (checked, key, config)
         return config
@@ -105,9 +107,11 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         its history, but not its random generator, which epochs run before the error have
         advanced (rewinding it would cost a quarter of a small ``partial_fit``). Two
         exceptions are raised once the state of the last complete epoch is stored, as their
-        messages say: :class:`DivergenceError`, and ``KeyboardInterrupt`` during training
-        (Ctrl-C keeps the epochs completed, as Keras and scikit-learn's MLP keep them; before
-        training starts it restores the estimator like any error).
+        messages say, when the call completed an epoch: :class:`DivergenceError`, and
+        ``KeyboardInterrupt`` during training (Ctrl-C keeps the epochs completed, as Keras
+        and scikit-learn's MLP keep them; with early stopping, the best epoch's weights, as
+        scikit-learn's MLP restores them). In the first epoch of the call they restore the
+        estimator like any error: a fitted model is not replaced by untrained weights.
         """
         attributes = dict(vars(self))
         # What a call extends in place: the history, and the curves kept to be extended.
@@ -117,9 +121,13 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             if reads_in_blocks(X) and not incremental:
                 return self._fit_blocks(X, y, (sample_weight, *options.values()))
             return self._fit_in_memory(X, y, sample_weight, incremental=incremental, **options)
-        except (DivergenceError, TrainingInterrupted):
-            raise
-        except BaseException:
+        except BaseException as error:
+            history = getattr(self, "history_", None)
+            trained = history is not None and len(history) > (
+                lengths[0] if history is extended[0] else 0
+            )
+            if isinstance(error, DivergenceError | TrainingInterrupted) and trained:
+                raise
             vars(self).clear()
             vars(self).update(attributes)
             for items, length in zip(extended, lengths, strict=True):
@@ -174,7 +182,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         state = self._initial_state(
             fresh, given_init, coefs_init, intercepts_init, layer_sizes, X.dtype
         )
-        config = self._training_config(len(hidden_layer_sizes), X.dtype)
+        config = self._training_config(len(hidden_layer_sizes), X.dtype, incremental)
         evaluate = None if validation is None else self._evaluator(validation, layer_sizes, config)
         if incremental:
             stopper = None
@@ -217,11 +225,13 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         of about 64 MB read from disk (:class:`MemmapBlocks`), so that memory stays bounded by
         a block, not the data; stopping by the training loss as ``fit`` does."""
         self._check_params()
-        if any(value is not None for value in given) or self.early_stopping:
+        balanced = is_classifier(self) and isinstance(self.class_weight, str)
+        if any(value is not None for value in given) or self.early_stopping or balanced:
             raise ValueError(
                 f"fit on a numpy.memmap larger than {BLOCK_BYTES >> 20} MB reads it block by "
-                "block and takes no sample_weight, "
-                "coefs_init, intercepts_init, validation_data or early_stopping; load the "
+                "block and takes no sample_weight, coefs_init, intercepts_init, "
+                "validation_data, early_stopping or class_weight='balanced' (pass the weights "
+                "of sklearn.utils.class_weight.compute_class_weight as a dict); load the "
                 "data into memory, or train with fit_stream(estimator, MemmapBlocks(X, y))."
             )
         if not self.warm_start:
@@ -235,7 +245,10 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             shuffle=self.shuffle,
             random_state=self.random_state,
         )
-        classes = np.unique(y) if is_classifier(self) and np.ndim(y) == 1 else None
+        classes = None
+        if is_classifier(self):  # all of them, for the first block's partial_fit
+            targets = _validation.check_classification_targets(np.asarray(y))
+            classes = _validation.classes_from(*targets)
         stopper = Stopper("loss", self.tol, self.n_iter_no_change)
         stopped = train_passes(self, blocks, self.max_iter, classes, stopper)
         if not stopped:
@@ -281,16 +294,16 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
                 )
             )
         theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, dtype)
-        optimizer_state = self._optimizer_state
-        if optimizer_state.size != state_slots * theta.size:  # the solver was changed
-            optimizer_state = np.zeros(state_slots * theta.size, dtype)  # start its state anew
-        return TrainingState(theta, optimizer_state.copy(), self.n_updates_, self.t_)
+        if self._optimizer_solver != self.solver:  # a new optimizer, from its first step
+            return TrainingState(theta, np.zeros(state_slots * theta.size, dtype), 0, self.t_)
+        return TrainingState(theta, self._optimizer_state.copy(), self.n_updates_, self.t_)
 
     def _store_state(self, state, layer_sizes, n_earlier_records):
         """Fitted attributes from the training state and history (all copies, no views);
         ``history_`` held ``n_earlier_records`` records before this call."""
         self.coefs_, self.intercepts_ = _network.unpack(state.theta, layer_sizes)
         self._optimizer_state = state.optimizer_state
+        self._optimizer_solver = self.solver  # the solver whose state that is
         self.n_updates_ = state.n_updates
         self.t_ = state.n_samples_seen
         self.n_iter_ = len(self.history_)
@@ -352,14 +365,27 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         stratify = (
             y if is_classifier(self) and self._target_type != "multilabel-indicator" else None
         )
-        X, X_val, y, y_val, weights, weights_val = train_test_split(
-            X,
-            y,
-            np.asarray(sample_weight),
-            test_size=self.validation_fraction,
-            random_state=self._random_state,
-            stratify=stratify,
-        )
+        n_samples = X.shape[0]
+        advice = "Increase validation_fraction or the size of your dataset."
+        try:
+            X, X_val, y, y_val, weights, weights_val = train_test_split(
+                X,
+                y,
+                np.asarray(sample_weight),
+                test_size=self.validation_fraction,
+                random_state=self._random_state,
+                stratify=stratify,
+            )
+        except ValueError as error:  # too few rows for a stratified split, ...
+            raise ValueError(
+                f"early_stopping cannot hold out validation_fraction="
+                f"{self.validation_fraction} of {n_samples} samples: {error}. {advice}"
+            ) from error
+        if X_val.shape[0] < 2:  # scikit-learn's MLP refuses it too: a score of one row is moot
+            raise ValueError(
+                f"The validation set is too small: validation_fraction={self.validation_fraction}"
+                f" of {n_samples} samples holds out {X_val.shape[0]}. {advice}"
+            )
         return (
             _validation.canonical_rows(X, X.dtype),
             y,
@@ -467,7 +493,10 @@ default='glorot_uniform'
     solver : {'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'}, default='adam'
         Update rule, exactly as documented for ``torch.optim.SGD`` (with ``momentum`` and
         ``nesterovs_momentum``), ``Adam``, ``AdamW``, ``RMSprop`` (no momentum, not centred)
-        and ``Adagrad`` (no learning-rate decay, accumulator starting at 0).
+        and ``Adagrad`` (no learning-rate decay, accumulator starting at 0). Another solver
+        in a later ``partial_fit`` or warm-started ``fit`` starts a new optimizer, as a new
+        Keras optimizer does: its state and step count (``n_updates_``, which per-update
+        learning-rate schedules follow) start from zero.
     alpha : float, default=0.0001
         Penalty: the objective is ``mean loss + alpha * (l1_ratio * |W| + (1 - l1_ratio) / 2 *
         ||W||^2)`` over all weights (not biases), whatever the batch size. scikit-learn's MLP
@@ -490,6 +519,9 @@ default='glorot_uniform'
     learning_rate : {'constant', 'invscaling', 'adaptive'} or schedule, default='constant'
         How the learning rate changes: scikit-learn's names, or a schedule of
         :mod:`skminibatch.schedules` whose multipliers scale ``learning_rate_init``.
+        'adaptive' (and a ``ReduceOnPlateau`` schedule) divides the rate on plateaus of the
+        training loss, or of ``monitor`` with early stopping, instead of stopping; ``fit``
+        stops at a plateau once the rate is at most 1e-6, as scikit-learn's MLP does.
     learning_rate_init : float, default=0.001
         Learning rate (the peak for schedules that rise and fall).
     power_t : float, default=0.5
@@ -529,7 +561,9 @@ default='glorot_uniform'
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (a shuffled split seeded by
         ``random_state``, stratified for classifiers; or ``validation_data`` given to ``fit``),
-        stop on ``monitor`` and restore the weights of the best epoch.
+        stop on ``monitor`` and restore the weights of the best epoch, however training ends
+        (convergence, a callback, divergence, Ctrl-C). Fewer than 2 held-out rows is an
+        error, as in scikit-learn.
     validation_fraction : float in (0, 1), default=0.1
         Share of the training data held out for early stopping.
     monitor : {'val_loss', 'val_score'}, default='val_loss'
@@ -545,11 +579,13 @@ default='glorot_uniform'
         see one task per ``fit`` or ``partial_fit`` call, with one subtask per epoch.
     on_divergence : {'warn', 'raise'}, default='warn'
         When the loss or weights stop being finite, training stops, the weights of the last
-        finite epoch are kept, and a ``DivergenceWarning`` is issued or a ``DivergenceError``
-        raised.
+        finite epoch are kept (with early stopping, the best epoch's), and a
+        ``DivergenceWarning`` is issued or a ``DivergenceError`` raised. A ``DivergenceError``
+        in the call's first epoch leaves the estimator as it was before the call.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, the validation split and dropout. The same
-        seed and data give bit-identical weights.
+        seed and data give bit-identical weights with the same number of BLAS threads (another
+        number may round large products differently).
     warm_start : bool, default=False
         Continue from the fitted weights and optimizer state (moments, step count) in ``fit``.
         ``partial_fit`` always continues from them.

@@ -9,7 +9,7 @@ import reprlib
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,8 +59,9 @@ class TrainingState:
 class Stopper:
     """scikit-learn's stopping rule on the record key ``monitor`` ('loss', 'val_loss' or
     'val_score'): stop when it has not improved by ``tol`` for more than ``n_iter_no_change``
-    consecutive epochs (``tol=None`` never stops). With ``restore_best``, the parameters of the
-    best epoch are kept and put back at the end."""
+    consecutive epochs (``tol=None`` never stops). A NaN value (a validation score undefined
+    on its data) is no improvement. With ``restore_best``, the parameters of the best epoch
+    are kept and put back at the end; ``best_theta`` is replaced, never changed in place."""
 
     monitor: str
     tol: float
@@ -69,22 +70,53 @@ class Stopper:
     best: float = np.inf
     n_without_improvement: int = 0
     best_theta: np.ndarray = None
+    best_epoch: int = None
 
     def should_stop(self, record, theta):
+        """Observe the record of the epoch just finished.
+
+        Parameters
+        ----------
+        record : dict
+            The epoch's record, with ``'epoch'`` and the monitored key.
+        theta : ndarray or None
+            The parameters at the end of the epoch, copied if they are the best so far and
+            ``restore_best`` is set (None without it).
+
+        Returns
+        -------
+        stop : bool
+            Whether the monitored value has not improved for too long.
+        """
         value = -record[self.monitor] if self.monitor == "val_score" else record[self.monitor]
         tol = 0.0 if self.tol is None else self.tol
-        self.n_without_improvement = (
-            self.n_without_improvement + 1 if value > self.best - tol else 0
-        )
+        improved = value <= self.best - tol  # False for NaN
+        self.n_without_improvement = 0 if improved else self.n_without_improvement + 1
         if value < self.best:
             self.best = value
+            self.best_epoch = record["epoch"]
             if self.restore_best:
                 self.best_theta = theta.copy()
         return self.tol is not None and self.n_without_improvement > self.n_iter_no_change
 
     def restore(self, theta):
-        if self.best_theta is not None:
-            theta[:] = self.best_theta
+        """Put the parameters of the best epoch back into ``theta``, if they were kept.
+
+        Parameters
+        ----------
+        theta : ndarray
+            The parameters, overwritten in place.
+
+        Returns
+        -------
+        kept : str or None
+            What was put back, for messages ("the weights of epoch 3, the best by
+            val_loss"); None when nothing was (no ``restore_best``, or no epoch observed).
+        """
+        if self.best_theta is None:
+            return None
+        theta[:] = self.best_theta
+        return f"the weights of epoch {self.best_epoch}, the best by {self.monitor}"
 
 
 def train(
@@ -110,13 +142,18 @@ def train(
     updated in place. ``incremental`` marks a ``partial_fit`` call: a batch size larger than the
     data is then one partial batch rather than clipped with a warning. ``evaluate(theta)``, when
     given, returns the validation loss and score recorded each epoch. ``on_epoch_begin()`` is
-    called before each epoch and ``on_epoch_end(record)`` after each finished one (before the
-    stopper, so that it sees every record); it may return True to stop.
+    called before each epoch and ``on_epoch_end(record)`` after each finished one; it may
+    return True to stop. ``stopper`` then observes every record, that of an epoch where a
+    callback stops included, and decides whether training has converged (see
+    :func:`_converged`).
 
     Returns ``"converged"`` when ``stopper`` stopped training, ``"stopped"`` when
     ``on_epoch_end`` did, ``"diverged"`` when the loss or the weights stopped being finite (the
     state is then restored to the end of the last finite epoch and a :class:`DivergenceWarning`
-    issued, or :class:`DivergenceError` raised), else ``"max_iter"``.
+    issued, or :class:`DivergenceError` raised), else ``"max_iter"``. Whichever way training
+    ends, a stopper with ``restore_best`` then puts the best epoch's parameters back: also on
+    divergence and on Ctrl-C (:class:`TrainingInterrupted`), as scikit-learn's MLP restores
+    them on Ctrl-C, and the warning or error says so.
     """
     n_samples = X.shape[0]
     hyper = config.hyperparameters
@@ -126,7 +163,7 @@ def train(
     checkpoint = None  # the state at the start of the current epoch
     try:
         for call_epoch in range(max_epochs):
-            checkpoint = _Checkpoint(state, len(history))
+            checkpoint = _Checkpoint(state, history, stopper)
             if on_epoch_begin is not None:
                 on_epoch_begin()
             started = time.perf_counter()
@@ -149,9 +186,13 @@ def train(
                 break
             # A larger batch size is one partial batch of every row: the same for the kernels (as
             # long as it stays above 1, which picks the single-sample path), without overflowing.
-            batch_size = min(batch_size, n_samples + 1)
+            kernel_batch_size = min(batch_size, n_samples + 1)
             learning_rates = _learning_rates(config, state.n_updates, n_updates, epoch, history)
-            n_batches = n_samples // batch_size if hyper.drop_last else -(-n_samples // batch_size)
+            n_batches = (
+                n_samples // kernel_batch_size
+                if hyper.drop_last
+                else -(-n_samples // kernel_batch_size)
+            )
             batch_losses = np.zeros(n_batches if config.record_batches else 0)
             order = epoch_order(n_samples, config.shuffle, random_state)
             rng_state = dropout_seed(random_state, config.dropout)
@@ -160,7 +201,7 @@ def train(
                 Y,
                 sample_weight,
                 order,
-                batch_size,
+                kernel_batch_size,
                 state.theta,
                 state.optimizer_state,
                 state.n_updates,
@@ -174,8 +215,7 @@ def train(
             )
             # A batch's loss is checked before its update; the last update is checked here.
             if diverged or not np.isfinite(state.theta).all():
-                checkpoint.restore(state, history)
-                _diverged(epoch + 1, config, batch_size)
+                checkpoint.restore(state, history, stopper)
                 status = "diverged"
                 break
             state.n_updates = int(step)
@@ -195,45 +235,54 @@ def train(
             record["seconds"] = time.perf_counter() - started
             history.append(record)
             _report(record, last_epoch, config.verbose)
-            if on_epoch_end is not None and on_epoch_end(record):
-                status = "stopped"
+            stopped = on_epoch_end is not None and on_epoch_end(record)
+            converged = stopper is not None and _converged(
+                stopper, record, config, state, history, learning_rates
+            )
+            if stopped or converged:
+                status = "stopped" if stopped else "converged"
                 break
-            if stopper is not None and stopper.should_stop(record, state.theta):
-                if not _lowers_rate_instead(config, state, epoch, history, learning_rates):
-                    status = "converged"
-                    break
-                stopper.n_without_improvement = 0
     except KeyboardInterrupt:
         if checkpoint is not None:
-            checkpoint.restore(state, history)
+            checkpoint.restore(state, history, stopper)
         n_done = len(history) - first_epoch
-        raise TrainingInterrupted(
-            f"Training interrupted: the weights after the {n_done} epoch(s) this call completed "
-            f"are kept."
-        ) from None
+        restored = None if stopper is None else stopper.restore(state.theta)
+        if not n_done:  # the estimator restores itself, as after any error
+            message = "before an epoch of this call completed: the estimator is left as it was"
+        elif restored is None:
+            message = f"the weights after the {n_done} epoch(s) this call completed are kept"
+        else:
+            message = f"after the {n_done} epoch(s) this call completed: early stopping keeps"
+            message += f" {restored}"
+        raise TrainingInterrupted(f"Training interrupted {message}.") from None
     if config.verbose >= 2 and sys.stdout.isatty():
         print()
-    if stopper is not None:
-        stopper.restore(state.theta)
+    restored = None if stopper is None else stopper.restore(state.theta)
+    if status == "diverged":
+        _diverged(len(history) + 1, config, batch_size, n_samples, restored, first_epoch)
     return status
 
 
 class _Checkpoint:
     """The training state at the start of an epoch, to return to when the epoch diverges or
-    is interrupted: copies of the parameters and optimizer state, the counters, and how many
-    records the history held."""
+    is interrupted: copies of the parameters and optimizer state, the counters, how many
+    records the history held, and the stopper's state (which shares ``best_theta``, never
+    changed in place)."""
 
-    def __init__(self, state, n_records):
+    def __init__(self, state, history, stopper):
         self.theta = state.theta.copy()
         self.optimizer_state = state.optimizer_state.copy()
         self.counters = state.n_updates, state.n_samples_seen
-        self.n_records = n_records
+        self.n_records = len(history)
+        self.stopper = None if stopper is None else replace(stopper)
 
-    def restore(self, state, history):
+    def restore(self, state, history, stopper):
         state.theta[:] = self.theta
         state.optimizer_state[:] = self.optimizer_state
         state.n_updates, state.n_samples_seen = self.counters
         del history[self.n_records :]
+        if stopper is not None:
+            vars(stopper).update(vars(self.stopper))
 
 
 def _learning_rates(config, first_step, n_updates, epoch, history):
@@ -259,14 +308,29 @@ def _learning_rates(config, first_step, n_updates, epoch, history):
     return config.learning_rate * multipliers
 
 
-def _lowers_rate_instead(config, state, epoch, history, learning_rates):
-    """scikit-learn's 'adaptive' rule: on a plateau a plateau-driven schedule lowers the
-    learning rate instead of training stopping, until the rate is at most 1e-6."""
-    if not getattr(config.schedule, "reduces_on_plateau", False) or learning_rates[-1] <= 1e-6:
+def _converged(stopper, record, config, state, history, learning_rates):
+    """Whether training has converged after the epoch of ``record``, the last of ``history``.
+
+    ``stopper`` observes the record whatever the answer (its best value and weights), and
+    decides, unless the schedule lowers the learning rate on plateaus (it has
+    ``ends_plateau(history)``, as :class:`~skminibatch.schedules.ReduceOnPlateau` and
+    ``learning_rate='adaptive'``). Then the schedule's plateaus take over from the stopper's
+    count, as in scikit-learn's 'adaptive': a plateau lowers the rate instead of stopping
+    training, and training stops at a plateau only when the rate cannot be lowered, being at
+    most 1e-6 (scikit-learn's rule) or at the schedule's floor. ``tol=None`` never stops.
+    """
+    stop = stopper.should_stop(record, state.theta)
+    ends_plateau = getattr(config.schedule, "ends_plateau", None)
+    if ends_plateau is None:
+        return stop
+    if stopper.tol is None or not ends_plateau(history):
         return False
+    rate = learning_rates[-1]
+    if rate <= 1e-6:
+        return True
     step = np.array([state.n_updates], dtype=np.int64)
-    next_rate = config.learning_rate * config.schedule.multipliers(step, epoch + 1, history)[0]
-    return next_rate < learning_rates[-1]
+    next_rate = config.learning_rate * config.schedule.multipliers(step, len(history), history)[0]
+    return not next_rate < rate
 
 
 def _allocate(layer_sizes, rows, X, Y, theta):
@@ -304,13 +368,26 @@ def _report(record, last_epoch, verbose):
         print(line)
 
 
-def _diverged(epoch, config, batch_size):
+def _diverged(epoch, config, batch_size, n_samples, restored, first_epoch):
+    """Warn that training diverged in ``epoch`` (or raise, with ``on_divergence='raise'``):
+    which weights are kept (``restored`` describes the best epoch's, when early stopping put
+    them back; the call started after epoch ``first_epoch``) and what to try; a larger batch
+    only when ``batch_size``, the user's for that epoch, is not already all ``n_samples``
+    rows."""
+    if restored:
+        kept = f"early stopping keeps {restored}"
+    elif epoch > first_epoch + 1:
+        kept = "the weights from the end of the last finite epoch are kept"
+    elif config.on_divergence == "raise":  # the estimator restores itself, as after any error
+        kept = "the estimator is left as it was before the call"
+    else:
+        kept = "the weights this call started from are kept"
+    larger_batch = f"a batch_size larger than {batch_size}, " if batch_size < n_samples else ""
     message = (
         f"Training diverged in epoch {epoch}: the loss or the weights are no longer finite. "
-        f"Training stopped and the weights from the end of the last finite epoch are kept. "
-        f"Try a learning_rate_init smaller than {config.learning_rate}, a batch_size larger "
-        f"than {batch_size}, clip_norm to clip the gradients, or scale the features (for "
-        f"example with StandardScaler)."
+        f"Training stopped and {kept}. Try a learning_rate_init smaller than "
+        f"{config.learning_rate}, {larger_batch}clip_norm to clip the gradients, or scale the "
+        f"features (for example with StandardScaler)."
     )
     if config.on_divergence == "raise":
         raise DivergenceError(message)

@@ -6,6 +6,7 @@ can modify the caller's data, and so that every call compiles the same kernel sp
 and turns strings into the integer codes of :mod:`skminibatch._kernels`.
 """
 
+import reprlib
 from numbers import Integral, Real
 from operator import attrgetter, is_
 
@@ -23,7 +24,7 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d, validat
 from . import _kernels
 from ._network import WEIGHT_INITS, layer_shapes
 from ._trainer import TrainingConfig
-from .schedules import as_schedule
+from .schedules import as_schedule, check_batch_size
 
 PARAMETER_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -53,7 +54,7 @@ PARAMETER_CONSTRAINTS = {
     "rho": [Interval(Real, 0, 1, closed="left")],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
-    "accumulate": [Interval(Integral, 1, None, closed="left")],
+    "accumulate": [Interval(Integral, 1, np.iinfo(np.int32).max, closed="both")],
     "gradient_reduction": [StrOptions({"mean", "sum"})],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "shuffle": ["boolean"],
@@ -247,11 +248,11 @@ def _validates_unchanged(estimator, X, y, dtype):
         and dtype is not None
         and X.dtype == dtype
         and X.ndim == 2
+        and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] > 0))
         and 0 < X.shape[0] == y.shape[0]
         and X.shape[1] == getattr(estimator, "n_features_in_", None)
         and getattr(estimator, "feature_names_in_", None) is None
         and y.dtype.kind in "biufU"
-        and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] > 0))
     ):
         return False
     # A finite sum means finite values, as scikit-learn's own first test of X assumes.
@@ -332,7 +333,13 @@ def classes_from(y, target_type, classes=None):
             f"classes must be a 1-d array-like of all class labels; got an array of shape "
             f"{np.shape(classes)}."
         )
-    found = unique_labels(y) if classes is None else unique_labels(np.asarray(classes))
+    if classes is None:
+        found = unique_labels(y)
+    else:
+        try:  # as given: an array of labels of mixed types would have turned them to strings
+            found = unique_labels(classes)
+        except ValueError as error:
+            raise ValueError(f"classes={reprlib.repr(classes)}: {error}") from error
     if found.size < 2:
         raise ValueError(
             f"The classifier needs samples of at least 2 classes; got 1 class: {found[0]!r}."
@@ -473,8 +480,10 @@ def _dropout_message(dropout, n_hidden):
     )
 
 
-def training_config(estimator, loss, n_hidden, dtype):
-    """The :class:`TrainingConfig` of an estimator's (validated) parameters."""
+def training_config(estimator, loss, n_hidden, dtype, *, incremental=False):
+    """The :class:`TrainingConfig` of an estimator's (validated) parameters; ``incremental``
+    for ``partial_fit``, which validates on nothing: 'adaptive' then watches the training
+    loss even with ``early_stopping``."""
     dropout = dropout_rates(estimator.dropout, n_hidden)
     hyperparameters = _kernels.Hyperparameters(
         activation=_kernels.ACTIVATIONS[estimator.activation],
@@ -505,9 +514,10 @@ def training_config(estimator, loss, n_hidden, dtype):
             estimator.power_t,
             estimator.tol or 0.0,
             n_iter_no_change=estimator.n_iter_no_change,
-            early_stopping=estimator.early_stopping,
+            early_stopping=estimator.early_stopping and not incremental,
+            monitor=estimator.monitor,
         ),
-        batch_size=estimator.batch_size,
+        batch_size=check_batch_size(estimator.batch_size),
         shuffle=bool(estimator.shuffle),
         record_batches=bool(estimator.record_batches),
         on_divergence=estimator.on_divergence,

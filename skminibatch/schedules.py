@@ -12,7 +12,9 @@ whatever the schedule)::
 already run (dicts with keys such as ``'loss'``, ``'val_loss'``, ``'val_score'``,
 ``'n_updates'``, ``'batch_size'``). Schedules with a ``per`` parameter follow the update
 counter (``per='update'``) or the epoch counter (``per='epoch'``: one value for the whole
-epoch).
+epoch). A schedule that lowers the rate on plateaus may also have
+``ends_plateau(history) -> bool`` (as :class:`ReduceOnPlateau`): ``fit`` then stops at a
+plateau only when the rate cannot be lowered any more, not by its own count.
 
 A **batch-size schedule** gives the batch size of the coming epoch::
 
@@ -23,7 +25,8 @@ called, so one object can be shared by clones, pickles and parallel fits. Schedu
 :class:`sklearn.base.BaseEstimator` subclasses: ``get_params``, ``set_params`` and ``clone``
 work, and a grid search can reach nested parameters (``learning_rate__gamma``).
 ``__init__`` only stores the arguments; they are checked, with a ``ValueError`` naming the
-parameter, each time the schedule is called and by :func:`as_schedule`.
+parameter, each time the schedule is called and by :func:`as_schedule` and
+:func:`check_batch_size`.
 
 Examples
 --------
@@ -54,6 +57,7 @@ __all__ = [
     "StepDecay",
     "Warmup",
     "as_schedule",
+    "check_batch_size",
     "scale_learning_rate",
 ]
 
@@ -125,46 +129,39 @@ def _check_epoch(epoch):
     return int(epoch)
 
 
-def _monitored_values(owner, history, monitor):
-    """The monitored key (``'auto'`` resolved) and its value in each record of ``history``."""
+def _plateau_ends(history, monitor, patience, threshold):
+    """Replay scikit-learn's ``_update_no_improvement_count`` over ``history``: for each
+    record, whether it ends a plateau.
+
+    ``monitor`` is the record key watched (``'auto'``: ``'val_loss'`` if every record has it,
+    else ``'loss'``). An epoch improves when its value beats the best value so far by at least
+    ``threshold`` (``value <= best - threshold`` for losses, ``value >= best + threshold`` for
+    scores); the best value is the running minimum (maximum) of all values, improving or not.
+    Each time more than ``patience`` consecutive epochs fail to improve, that epoch ends a
+    plateau and the count of bad epochs starts again from zero (the best value is kept).
+    Records whose value is NaN (an epoch without updates) or missing (an epoch that did not
+    validate: ``partial_fit``, or the epochs of an earlier fit without validation) are
+    skipped: they neither improve nor fail.
+    """
     if monitor == "auto":
         has_val_loss = len(history) > 0 and all("val_loss" in record for record in history)
         monitor = "val_loss" if has_val_loss else "loss"
-    values = []
-    for i, record in enumerate(history):
-        if monitor not in record:
-            raise ValueError(
-                f"{owner} monitors {monitor!r}, but the record of epoch {i} in history has no "
-                f"such key (it has {sorted(record)}). Set monitor to a recorded key."
-            )
-        values.append(float(record[monitor]))
-    return monitor, values
-
-
-def _count_plateaus(owner, history, monitor, patience, threshold):
-    """Replay scikit-learn's ``_update_no_improvement_count`` over ``history``.
-
-    An epoch improves when its value beats the best value so far by at least ``threshold``
-    (``value <= best - threshold`` for losses, ``value >= best + threshold`` for scores); the
-    best value is the running minimum (maximum) of all values, improving or not. Each time more
-    than ``patience`` consecutive epochs fail to improve, a plateau is counted and the count of
-    bad epochs starts again from zero (the best value is kept). NaN values are skipped.
-    """
-    monitor, values = _monitored_values(owner, history, monitor)
     maximize = monitor == "val_score"
     best = -math.inf if maximize else math.inf
     n_bad = 0
-    n_plateaus = 0
-    for value in values:
-        if math.isnan(value):
-            continue
-        improved = value >= best + threshold if maximize else value <= best - threshold
-        n_bad = 0 if improved else n_bad + 1
-        best = max(best, value) if maximize else min(best, value)
-        if n_bad > patience:
-            n_plateaus += 1
-            n_bad = 0
-    return n_plateaus
+    ends = []
+    for record in history:
+        value = float(record.get(monitor, math.nan))
+        ended = False
+        if not math.isnan(value):
+            improved = value >= best + threshold if maximize else value <= best - threshold
+            n_bad = 0 if improved else n_bad + 1
+            best = max(best, value) if maximize else min(best, value)
+            if n_bad > patience:
+                ended = True
+                n_bad = 0
+        ends.append(ended)
+    return ends
 
 
 # ---------------------------------------------------------------------------------------------
@@ -599,18 +596,24 @@ class ReduceOnPlateau(_LearningRateSchedule):
     time more than ``patience`` consecutive epochs fail to improve, the learning rate is
     multiplied by ``factor`` and the count of failing epochs starts again from zero. The best
     value is the running minimum of the loss (maximum of the score) over all epochs. Records
-    whose monitored value is NaN (an epoch without updates) are skipped. The multiplier is the
-    same for every update of the coming epoch.
+    whose monitored value is NaN (an epoch without updates) or missing (an epoch that did not
+    validate, such as a ``partial_fit`` epoch) are skipped. The multiplier is the same for
+    every update of the coming epoch.
 
     This is scikit-learn's MLP ``learning_rate='adaptive'`` rule, as its code runs it, with
     ``factor=0.2``, ``threshold=tol``, ``patience=n_iter_no_change`` and ``monitor='loss'``
-    (``'val_score'`` with ``early_stopping=True``); see :func:`as_schedule`. (Its docstring's
-    "two consecutive epochs" is ``patience=1``.) scikit-learn stops training, rather than
-    dividing again, once the learning rate is at most 1e-6: that is a stopping rule for the
-    training loop, not part of the schedule. It is also ``torch.optim.lr_scheduler.
-    ReduceLROnPlateau(threshold_mode='abs', cooldown=0)``, except that torch moves its best
-    value only on improvements of at least ``threshold`` and counts a tie at exactly
-    ``threshold`` as no improvement.
+    (the estimator's ``monitor`` in a ``fit`` with ``early_stopping=True``, where
+    scikit-learn watches its validation score); see :func:`as_schedule`. (Its docstring's
+    "two consecutive epochs" is ``patience=1``.) It is also
+    ``torch.optim.lr_scheduler.ReduceLROnPlateau(threshold_mode='abs', cooldown=0)``, except
+    that torch moves its best value only on improvements of at least ``threshold`` and counts
+    a tie at exactly ``threshold`` as no improvement.
+
+    In ``fit``, this schedule's plateaus replace the estimator's stopping rule, as in
+    scikit-learn's 'adaptive': a plateau lowers the rate instead of stopping training, and
+    training stops at a plateau (:meth:`ends_plateau`) only when the rate cannot be lowered
+    any more, being at most 1e-6 (scikit-learn's rule) or at ``min_multiplier``.
+    ``n_iter_no_change`` then plays no part; ``tol=None`` still runs every epoch.
 
     Parameters
     ----------
@@ -633,11 +636,9 @@ class ReduceOnPlateau(_LearningRateSchedule):
     array([0.2, 0.2])
     >>> ReduceOnPlateau(patience=2).multipliers([40, 41], epoch=4, history=history)
     array([1., 1.])
+    >>> ReduceOnPlateau().ends_plateau(history), ReduceOnPlateau().ends_plateau(history[:3])
+    (True, False)
     """
-
-    # The trainer reads this: a plateau lowers the rate instead of stopping training, until
-    # the rate is at most 1e-6 (scikit-learn's rule).
-    reduces_on_plateau = True
 
     def __init__(self, factor=0.2, patience=1, threshold=1e-4, monitor="auto", min_multiplier=0.0):
         self.factor = factor
@@ -654,16 +655,43 @@ class ReduceOnPlateau(_LearningRateSchedule):
         _check_option(owner, "monitor", self.monitor, _MONITORS)
         _check_real(owner, "min_multiplier", self.min_multiplier, 0, 1)
 
+    def _plateau_ends(self, history):
+        return _plateau_ends(history, self.monitor, int(self.patience), float(self.threshold))
+
     def _multipliers(self, steps, epoch, history):
-        n_plateaus = _count_plateaus(
-            "ReduceOnPlateau", history, self.monitor, int(self.patience), float(self.threshold)
-        )
+        n_plateaus = sum(self._plateau_ends(history))
         multiplier = max(float(self.factor) ** n_plateaus, float(self.min_multiplier))
         return np.full(steps.shape, multiplier)
 
+    def ends_plateau(self, history):
+        """Whether the last epoch of ``history`` ends a plateau.
+
+        The training loop asks this after each epoch of ``fit`` (see the class docstring):
+        training stops at a plateau when the rate cannot be lowered any more.
+
+        Parameters
+        ----------
+        history : list of dict
+            Records of the epochs run so far, oldest first.
+
+        Returns
+        -------
+        ends_plateau : bool
+            True when the last record completes ``patience + 1`` failing epochs in a row.
+        """
+        self._check_params()
+        ends = self._plateau_ends(history)
+        return bool(ends) and ends[-1]
+
 
 def as_schedule(
-    learning_rate, power_t=0.5, tol=1e-4, *, n_iter_no_change=10, early_stopping=False
+    learning_rate,
+    power_t=0.5,
+    tol=1e-4,
+    *,
+    n_iter_no_change=10,
+    early_stopping=False,
+    monitor="val_loss",
 ):
     """A learning-rate schedule from scikit-learn's ``learning_rate`` strings, or as given.
 
@@ -671,15 +699,16 @@ def as_schedule(
     - ``'invscaling'``: ``InverseScaling(power_t, per='sample')``, exactly scikit-learn's MLP
       rule (the history records then need ``'n_samples'``);
     - ``'adaptive'``: ``ReduceOnPlateau(factor=0.2, patience=n_iter_no_change,
-      threshold=tol, monitor='val_score' if early_stopping else 'loss')``, exactly the rule
+      threshold=tol, monitor=monitor if early_stopping else 'loss')``, exactly the rule
       scikit-learn's MLP runs (its code compares the count of failing epochs with
-      ``n_iter_no_change``; ``tol=None`` counts any decrease as an improvement);
+      ``n_iter_no_change``; ``tol=None`` counts any decrease as an improvement), watching
+      what early stopping watches;
     - a schedule object: returned unchanged, after checking its parameters.
 
     Parameters
     ----------
     learning_rate : {'constant', 'invscaling', 'adaptive'} or learning-rate schedule
-        What to normalise.
+        What to normalise: a string, or an instance of a schedule class (not the class).
     power_t : float, default=0.5
         Exponent of ``'invscaling'``.
     tol : float or None, default=1e-4
@@ -687,19 +716,33 @@ def as_schedule(
     n_iter_no_change : int, default=10
         Patience of ``'adaptive'``.
     early_stopping : bool, default=False
-        Whether ``'adaptive'`` watches the validation score instead of the training loss.
+        Whether the call validates (``fit`` with ``early_stopping=True``): ``'adaptive'`` then
+        watches ``monitor``, else the training loss.
+    monitor : {'val_loss', 'val_score'}, default='val_loss'
+        What early stopping watches. (scikit-learn's MLP has no such parameter: it watches
+        its validation score.)
 
     Returns
     -------
     schedule : learning-rate schedule
 
+    Raises
+    ------
+    ValueError
+        If ``learning_rate`` is an unknown string, or a schedule or ``monitor`` is invalid.
+    TypeError
+        If ``learning_rate`` is neither a string nor a schedule instance.
+
     Examples
     --------
     >>> as_schedule("adaptive", tol=1e-3, n_iter_no_change=2)
     ReduceOnPlateau(monitor='loss', patience=2, threshold=0.001)
+    >>> as_schedule("adaptive", early_stopping=True, monitor="val_score").monitor
+    'val_score'
     >>> as_schedule(StepDecay(gamma=0.5))
     StepDecay(gamma=0.5)
     """
+    _check_option("as_schedule", "monitor", monitor, ("val_loss", "val_score"))
     if isinstance(learning_rate, str):
         if learning_rate == "constant":
             schedule = Constant()
@@ -710,7 +753,7 @@ def as_schedule(
                 factor=0.2,
                 patience=n_iter_no_change,
                 threshold=0.0 if tol is None else tol,
-                monitor="val_score" if early_stopping else "loss",
+                monitor=monitor if early_stopping else "loss",
             )
         else:
             raise ValueError(
@@ -718,6 +761,7 @@ def as_schedule(
                 f"from skminibatch.schedules; got {learning_rate!r}."
             )
     elif callable(getattr(learning_rate, "multipliers", None)):
+        _reject_class("learning_rate", learning_rate)
         schedule = learning_rate
     else:
         raise TypeError(
@@ -729,6 +773,15 @@ def as_schedule(
     if isinstance(schedule, _LearningRateSchedule):
         schedule._check_params()
     return schedule
+
+
+def _reject_class(name, value):
+    """Raise if the parameter ``name`` got a schedule class instead of an instance of it."""
+    if isinstance(value, type):
+        raise _ParameterError(
+            f"{name} must be a schedule instance, not a class: pass {value.__name__}(), not "
+            f"{value.__name__}."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -875,13 +928,56 @@ class GrowBatchSizeOnPlateau(_BatchSizeSchedule):
         _check_option(owner, "monitor", self.monitor, _MONITORS)
 
     def _n_growths(self, epoch, history):
-        return _count_plateaus(
-            "GrowBatchSizeOnPlateau",
-            history,
-            self.monitor,
-            int(self.patience),
-            float(self.threshold),
-        )
+        return sum(_plateau_ends(history, self.monitor, int(self.patience), float(self.threshold)))
+
+
+def check_batch_size(batch_size):
+    """The estimators' ``batch_size`` parameter, checked: an int >= 1, ``'full'`` or a
+    batch-size schedule instance.
+
+    The batch-size counterpart of :func:`as_schedule`: a schedule's parameters are checked,
+    and a schedule class passed instead of an instance is rejected, before training starts.
+
+    Parameters
+    ----------
+    batch_size : int, 'full' or batch-size schedule
+        The value to check.
+
+    Returns
+    -------
+    batch_size : int, 'full' or batch-size schedule
+        ``batch_size`` itself.
+
+    Raises
+    ------
+    ValueError
+        If a schedule's parameter is invalid, or ``batch_size`` is not one of the above (a
+        :class:`ValueError` that is also a :class:`TypeError`, as scikit-learn's
+        ``InvalidParameterError``).
+
+    Examples
+    --------
+    >>> check_batch_size(GrowBatchSize(initial=16))
+    GrowBatchSize(initial=16)
+    >>> try:
+    ...     check_batch_size(GrowBatchSize)
+    ... except TypeError as error:
+    ...     print(error)
+    batch_size must be a schedule instance, not a class: pass GrowBatchSize(), not GrowBatchSize.
+    """
+    if callable(getattr(batch_size, "batch_size", None)):
+        _reject_class("batch_size", batch_size)
+        if isinstance(batch_size, _BatchSizeSchedule):
+            batch_size._check_params()
+        return batch_size
+    is_full = isinstance(batch_size, str) and batch_size == "full"
+    if is_full or (_is_number(batch_size, Integral) and batch_size >= 1):
+        return batch_size
+    raise _ParameterError(
+        f"batch_size must be an int >= 1, 'full' or a batch-size schedule from "
+        f"skminibatch.schedules (an object with a batch_size(epoch, history, n_samples) "
+        f"method); got {batch_size!r}."
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -423,6 +423,47 @@ def test_classifier_single_class(y, classes):
     assert_rejected(rejected, [X, y, classes], r"at least 2")
 
 
+def test_partial_fit_classes_of_mixed_types_are_refused_as_given():
+    # As an array they would all have become strings: ['3', 'a', 'b'].
+    X, _ = data("classifier")
+    y = np.array(["a", "b"] * (N_SAMPLES // 2), dtype=object)
+    classes = ["a", "b", 3]
+    assert_rejected(
+        lambda: make("classifier").partial_fit(X, y, classes=classes),
+        [X, y],
+        r"classes=\['a', 'b', 3\]: Mix of label input types",
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method", ["partial_fit", "warm_start_fit"])
+def test_scalar_y_after_the_first_call(kind, method):
+    X, y = data(kind)
+    estimator = make(kind, warm_start=True)
+    run(estimator, "partial_fit" if method == "partial_fit" else "fit", X, y)
+    scalar = np.array(y[0])
+    call = "partial_fit" if method == "partial_fit" else "fit"
+    assert_rejected(lambda: run(estimator, call, X, scalar), [X], r"at least 1 dimension")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_accumulate_beyond_the_kernels_integers(kind):
+    X, y = data(kind)
+    assert_rejected(
+        lambda: make(kind, accumulate=2**63).fit(X, y), [X, y], r"'accumulate' parameter"
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_validation_set_of_one_row_is_refused_as_scikit_learn_does(kind):
+    X, y = data(kind)  # 0.05 of 20 rows: one row
+    assert_rejected(
+        lambda: make(kind, early_stopping=True, validation_fraction=0.05).fit(X, y),
+        [X, y],
+        r"validation_fraction=0.05 of 20 samples.*Increase validation_fraction",
+    )
+
+
 def test_classifier_continuous_target():
     X, y = data("regressor")
     assert_rejected(lambda: make("classifier").fit(X, y), [X, y], r"continuous")
@@ -815,7 +856,7 @@ def test_a_call_that_raises_leaves_the_fitted_estimator_as_it_was(case):
             clf.partial_fit(X, np.where(y == 0, 7, y))  # 7 is not a class
     else:
         clf.set_params(callbacks=[_Interrupt(after=4)])
-        with pytest.raises(KeyboardInterrupt, match="after the 0 epoch"):
+        with pytest.raises(KeyboardInterrupt, match="the estimator is left as it was"):
             clf.partial_fit(X, y)
     _assert_same_state(clf, before)
     np.testing.assert_array_equal(clf.predict_proba(X), predicted)

@@ -1,9 +1,8 @@
-"""Per-epoch callbacks: the ``callbacks`` parameter and scikit-learn's callback API (1.9+).
+"""Per-epoch callbacks: the ``callbacks`` parameter and scikit-learn's callback API.
 
-Until the estimators are wired to :class:`skminibatch._callbacks.EpochCallbacks`, these tests
-run on :class:`_Wiring` subclasses of them, a test-only stand-in doing what
-``_BaseMiniBatchMLP._fit`` is to do. Once the estimators have ``set_callbacks`` (scikit-learn's
-``CallbackSupportMixin``), the same tests run on the estimators themselves.
+Our callbacks (the ``callbacks`` parameter) are tested on every supported scikit-learn.
+scikit-learn's own callbacks (``set_callbacks``, ``ProgressBar``, ``ScoringMonitor``) exist
+from scikit-learn 1.9 on: their tests are skipped before, saying so.
 """
 
 import copy
@@ -22,7 +21,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skminibatch import DivergenceWarning, MiniBatchMLPClassifier, MiniBatchRegressor, _network
+from skminibatch import DivergenceWarning, MiniBatchMLPClassifier, MiniBatchRegressor
 from skminibatch._callbacks import (
     CallbackSupportMixin,
     EpochCallbacks,
@@ -30,66 +29,15 @@ from skminibatch._callbacks import (
     with_callbacks,
 )
 
-
-class _Wiring(CallbackSupportMixin):
-    """Test-only stand-in for the wiring of the estimators.
-
-    ``_fit`` is decorated with ``with_callbacks`` (which tears scikit-learn's callbacks down);
-    just before training the estimator builds an :class:`EpochCallbacks` from its
-    ``callbacks`` and the data as given, calls ``on_fit_begin(max_epochs)`` and hands
-    ``on_epoch_end`` to the training loop (here by overriding ``_callback_runner``, which
-    ``_fit`` calls for it); ``on_fit_end()`` follows once the fitted attributes are set.
-    """
-
-    @with_callbacks
-    def _fit(self, X, y, sample_weight, *, incremental, **kwargs):
-        self._callback_inputs = (X, y, sample_weight, 1 if incremental else self.max_iter)
-        try:
-            super()._fit(X, y, sample_weight, incremental=incremental, **kwargs)
-            self._epoch_callbacks.on_fit_end()
-        finally:
-            self.__dict__.pop("_callback_inputs", None)
-            self.__dict__.pop("_epoch_callbacks", None)
-        return self
-
-    def _callback_runner(self, state, layer_sizes):
-        X, y, sample_weight, max_epochs = self._callback_inputs
-
-        def fitted_attributes():
-            coefs, intercepts = _network.unpack(state.theta, layer_sizes)  # copies
-            return {"coefs_": coefs, "intercepts_": intercepts}
-
-        callbacks = self._epoch_callbacks = EpochCallbacks(
-            self,
-            self.callbacks,
-            X=X,
-            y=y,
-            sample_weight=sample_weight,
-            fitted_attributes=fitted_attributes,
-        )
-        callbacks.on_fit_begin(max_epochs)
-        return callbacks.on_epoch_end
-
-
-if hasattr(MiniBatchMLPClassifier, "set_callbacks"):  # the estimators are wired
-    Classifier, Regressor = MiniBatchMLPClassifier, MiniBatchRegressor
-else:  # at module level, so that pickle finds them
-
-    class WiredMiniBatchMLPClassifier(_Wiring, MiniBatchMLPClassifier):
-        pass
-
-    class WiredMiniBatchRegressor(_Wiring, MiniBatchRegressor):
-        pass
-
-    Classifier, Regressor = WiredMiniBatchMLPClassifier, WiredMiniBatchRegressor
-
 X, y = make_blobs(n_samples=60, centers=3, random_state=0)
 X_reg, y_reg = make_regression(n_samples=60, n_features=3, random_state=0)
 SMALL = dict(hidden_layer_sizes=(4,), batch_size=16, max_iter=5, tol=None, random_state=0)
 
 
 def _sklearn_callback():
-    return pytest.importorskip("sklearn.callback", reason="scikit-learn >= 1.9")
+    return pytest.importorskip(
+        "sklearn.callback", reason="scikit-learn's callbacks need scikit-learn >= 1.9"
+    )
 
 
 def _progress_bar(**params):
@@ -159,7 +107,7 @@ class RecordTasks:
 
 def test_callback_gets_one_record_per_epoch():
     callback = RecordEpochs()
-    clf = Classifier(**SMALL, callbacks=[callback]).fit(X, y)
+    clf = MiniBatchMLPClassifier(**SMALL, callbacks=[callback]).fit(X, y)
     assert [record["epoch"] for record in callback.records] == [1, 2, 3, 4, 5]
     assert all(a is b for a, b in zip(callback.records, clf.history_, strict=True))
     # The estimator itself, holding the weights of the epoch just finished.
@@ -170,7 +118,7 @@ def test_callback_gets_one_record_per_epoch():
 
 def test_callbacks_see_the_epoch_the_stopper_stops_at():
     callback = RecordEpochs()
-    clf = Classifier(**{**SMALL, "max_iter": 50, "tol": 10.0, "n_iter_no_change": 1})
+    clf = MiniBatchMLPClassifier(**{**SMALL, "max_iter": 50, "tol": 10.0, "n_iter_no_change": 1})
     clf.set_params(callbacks=[callback]).fit(X, y)
     assert clf.n_iter_ < 50
     assert len(callback.records) == clf.n_iter_
@@ -180,27 +128,27 @@ def test_callback_stops_training():
     callback = RecordEpochs(stop_at=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        clf = Classifier(**{**SMALL, "tol": 1e-4}, callbacks=[callback]).fit(X, y)
+        clf = MiniBatchMLPClassifier(**{**SMALL, "tol": 1e-4}, callbacks=[callback]).fit(X, y)
     assert clf.n_iter_ == 2
     assert len(callback.records) == 2
 
 
 def test_callbacks_do_not_change_training():
     plain = MiniBatchMLPClassifier(**SMALL).fit(X, y)
-    clf = Classifier(**SMALL, callbacks=[RecordEpochs(), AddScore()]).fit(X, y)
+    clf = MiniBatchMLPClassifier(**SMALL, callbacks=[RecordEpochs(), AddScore()]).fit(X, y)
     for a, b in zip(plain.coefs_, clf.coefs_, strict=True):
         assert_array_equal(a, b)
 
 
 def test_callback_keys_are_kept_in_history():
-    clf = Classifier(**SMALL, callbacks=[AddScore()]).fit(X, y)
+    clf = MiniBatchMLPClassifier(**SMALL, callbacks=[AddScore()]).fit(X, y)
     assert len(clf.history_["train_score"]) == 5
     assert clf.history_["train_score"][-1] == clf.score(X, y)
 
 
 def test_partial_fit_is_one_epoch():
     callback = RecordEpochs()
-    reg = Regressor(**SMALL, callbacks=[callback])
+    reg = MiniBatchRegressor(**SMALL, callbacks=[callback])
     for _ in range(3):
         reg.partial_fit(X_reg, y_reg)
     assert [record["epoch"] for record in callback.records] == [1, 2, 3]
@@ -209,7 +157,7 @@ def test_partial_fit_is_one_epoch():
 @pytest.mark.parametrize("bad", [object(), RecordEpochs, "on_epoch_end"])
 def test_bad_callback(bad):
     with pytest.raises(TypeError, match="on_epoch_end"):
-        Classifier(**SMALL, callbacks=[bad]).fit(X, y)
+        MiniBatchMLPClassifier(**SMALL, callbacks=[bad]).fit(X, y)
 
 
 def test_sklearn_callback_passed_as_ours():
@@ -276,7 +224,7 @@ def test_without_sklearn_callback_support():
 def test_sklearn_task_tree():
     _sklearn_callback()
     callback = RecordTasks()
-    clf = Classifier(**SMALL).set_callbacks(callback).fit(X, y)
+    clf = MiniBatchMLPClassifier(**SMALL).set_callbacks(callback).fit(X, y)
     assert callback.names() == [
         ("setup", "fit"),
         ("begin", "fit"),
@@ -296,14 +244,14 @@ def test_sklearn_task_tree():
 
 def test_sklearn_callback_stops_training():
     _sklearn_callback()
-    clf = Classifier(**SMALL).set_callbacks(RecordTasks(stop_at=2)).fit(X, y)
+    clf = MiniBatchMLPClassifier(**SMALL).set_callbacks(RecordTasks(stop_at=2)).fit(X, y)
     assert clf.n_iter_ == 2
 
 
 def test_divergence_closes_the_open_epoch():
     _sklearn_callback()
     tasks, epochs = RecordTasks(), RecordEpochs()
-    reg = Regressor(
+    reg = MiniBatchRegressor(
         **{**SMALL, "solver": "sgd", "learning_rate_init": 1e3}, callbacks=[epochs]
     ).set_callbacks(tasks)
     with pytest.warns(DivergenceWarning):
@@ -328,33 +276,35 @@ def test_progressbar_progress(capsys, wide_output):
         progress.append(self.root_rich_task.progress)
 
     with mock.patch.object(RichProgressMonitor, "_on_task_end", record_progress):
-        Classifier(**SMALL).set_callbacks(progress_bar).fit(X, y)
-        Classifier(**SMALL, callbacks=[RecordEpochs(stop_at=2)]).set_callbacks(progress_bar).fit(
-            X, y
-        )
+        MiniBatchMLPClassifier(**SMALL).set_callbacks(progress_bar).fit(X, y)
+        MiniBatchMLPClassifier(**SMALL, callbacks=[RecordEpochs(stop_at=2)]).set_callbacks(
+            progress_bar
+        ).fit(X, y)
     # One step per epoch, then 100% at the end of fit, also when stopped early.
     np.testing.assert_allclose(progress, [0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 0.2, 0.4, 1.0])
     out = capsys.readouterr().out
-    assert f"{Classifier.__name__} - fit" in out
+    assert "MiniBatchMLPClassifier - fit" in out
     assert "100%" in out
 
 
 def test_progressbar_in_pipeline(capsys, wide_output):
-    pipe = make_pipeline(StandardScaler(), Classifier(**SMALL))
-    pipe.set_callbacks(_progress_bar(max_propagation_depth=None)).fit(X, y)
+    progress_bar = _progress_bar(max_propagation_depth=None)
+    pipe = make_pipeline(StandardScaler(), MiniBatchMLPClassifier(**SMALL))
+    pipe.set_callbacks(progress_bar).fit(X, y)
     out = capsys.readouterr().out
-    assert f"Pipeline - fit-final-estimator | {Classifier.__name__} - fit" in out
+    assert "Pipeline - fit-final-estimator | MiniBatchMLPClassifier - fit" in out
     assert not re.search(r"\b[0-9]{1,2}%", out)  # every bar at 100%
     # The propagated callback is removed from the step after fit.
     assert not hasattr(pipe[-1], "_skl_callbacks")
 
 
 def test_progressbar_in_grid_search(capsys, wide_output):
-    search = GridSearchCV(Classifier(**SMALL), {"batch_size": [8, 16]}, cv=2)
-    search.set_callbacks(_progress_bar()).fit(X, y)
+    progress_bar = _progress_bar()
+    search = GridSearchCV(MiniBatchMLPClassifier(**SMALL), {"batch_size": [8, 16]}, cv=2)
+    search.set_callbacks(progress_bar).fit(X, y)
     out = capsys.readouterr().out
-    assert f"GridSearchCV - candidate-split-evaluation | {Classifier.__name__} - fit" in out
-    assert f"GridSearchCV - refit-with-best-params | {Classifier.__name__} - fit" in out
+    assert "GridSearchCV - candidate-split-evaluation | MiniBatchMLPClassifier - fit" in out
+    assert "GridSearchCV - refit-with-best-params | MiniBatchMLPClassifier - fit" in out
     assert not re.search(r"\b[0-9]{1,2}%", out)
 
 
@@ -363,7 +313,7 @@ def test_scoring_monitor():
     from sklearn.callback import ScoringMonitor
 
     monitor = ScoringMonitor(scoring="accuracy")
-    clf = Classifier(**SMALL).set_callbacks(monitor).fit(X, y)
+    clf = MiniBatchMLPClassifier(**SMALL).set_callbacks(monitor).fit(X, y)
     rows = monitor.get_logs().data
     epochs = [row for row in rows if row["task_name"] == "epoch"]
     assert [row["task_id"] for row in epochs] == [0, 1, 2, 3, 4]
@@ -378,7 +328,9 @@ def test_scoring_monitor_in_grid_search_and_on_a_dataframe():
 
     monitor = ScoringMonitor(scoring="accuracy")
     scaler = StandardScaler().set_output(transform="pandas")
-    pipe = Pipeline([("scaler", scaler), ("clf", Classifier(**SMALL).set_callbacks(monitor))])
+    pipe = Pipeline(
+        [("scaler", scaler), ("clf", MiniBatchMLPClassifier(**SMALL).set_callbacks(monitor))]
+    )
     frame = pd.DataFrame(X, columns=["a", "b"])
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # no "X does not have feature names"
@@ -395,7 +347,7 @@ def test_scoring_monitor_in_grid_search_and_on_a_dataframe():
 def test_clone():
     _sklearn_callback()
     ours, theirs = RecordEpochs(), RecordTasks()
-    clf = Classifier(**SMALL, callbacks=[ours]).set_callbacks(theirs)
+    clf = MiniBatchMLPClassifier(**SMALL, callbacks=[ours]).set_callbacks(theirs)
     cloned = clone(clf)
     # scikit-learn's callbacks are shared by reference; ours, a parameter, are deep-copied.
     assert cloned._skl_callbacks[0] is theirs
@@ -417,7 +369,9 @@ def test_pickle():
         sklearn_callbacks = [monitor, _progress_bar()]
     except pytest.skip.Exception:
         sklearn_callbacks = [monitor]
-    clf = Classifier(**SMALL, callbacks=[RecordEpochs()]).set_callbacks(*sklearn_callbacks)
+    clf = MiniBatchMLPClassifier(**SMALL, callbacks=[RecordEpochs()]).set_callbacks(
+        *sklearn_callbacks
+    )
     clf.fit(X, y)
     restored = pickle.loads(pickle.dumps(clf))
     assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))

@@ -14,7 +14,7 @@ from numpy.testing import assert_array_equal
 from sklearn.datasets import make_blobs, make_regression
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skminibatch import MiniBatchMLPClassifier, MiniBatchRegressor, fit_stream
+from skminibatch import DivergenceError, MiniBatchMLPClassifier, MiniBatchRegressor, fit_stream
 from skminibatch.schedules import StepDecay
 
 X, y = make_blobs(60, centers=3, n_features=4, cluster_std=2.0, random_state=2)
@@ -202,6 +202,61 @@ def test_parameter_changed_between_calls_takes_effect(param, value):
     assert_same_weights(changed, rebuilt)
     unchanged = fitted_classifier().partial_fit(X, y)
     assert not np.array_equal(changed.coefs_[0], unchanged.coefs_[0])
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("sgd", "rmsprop"), ("sgd", "adagrad"), ("sgd", "adam"), ("adam", "sgd")]
+)
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_another_solver_starts_a_new_optimizer(first, second, how):
+    """sgd, rmsprop and adagrad keep one value per parameter: a momentum must not become a
+    squared average. The reference: a fit of the second solver from the same weights."""
+    params = dict(SMALL, shuffle=False, max_iter=1)
+
+    def trained_with_first():
+        return MiniBatchMLPClassifier(**params, solver=first).fit(X, y).partial_fit(X, y)
+
+    switched = trained_with_first().set_params(solver=second)
+    if how == "partial_fit":
+        switched.partial_fit(X, y)
+    else:
+        switched.set_params(warm_start=True).fit(X, y)
+    start = trained_with_first()
+    reference = MiniBatchMLPClassifier(**params, solver=second).fit(
+        X, y, coefs_init=start.coefs_, intercepts_init=start.intercepts_
+    )
+    assert_same_weights(switched, reference)
+    assert switched.n_updates_ == reference.n_updates_ == 4  # a new optimizer's steps
+
+
+class InterruptAtFirstEpochEnd:
+    """Ctrl-C as the first epoch of a call ends, before it is kept."""
+
+    def on_epoch_end(self, estimator, record):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("failure", ["interrupt", "divergence"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_call_stopped_in_its_first_epoch_leaves_the_fitted_model(failure, method):
+    """No epoch of the call completed: as after any other error, the model, its history and
+    its curves are those of before the call (not freshly drawn weights, for fit)."""
+    estimator = MiniBatchMLPClassifier(**SMALL, max_iter=3).fit(X, y)
+    before = copy.deepcopy(estimator)
+    if failure == "interrupt":
+        estimator.set_params(callbacks=[InterruptAtFirstEpochEnd()], random_state=1)
+        X_call, error = X, KeyboardInterrupt
+    else:
+        estimator.set_params(
+            solver="sgd", learning_rate_init=1e9, batch_size=1, on_divergence="raise"
+        )
+        X_call, error = X * 1e3, DivergenceError
+    with pytest.raises(error, match="the estimator is left as it was"):
+        getattr(estimator, method)(X_call, y)
+    assert_same_weights(estimator, before)
+    assert estimator.history_ == before.history_
+    assert estimator.loss_curve_ == before.loss_curve_
+    assert (estimator.n_iter_, estimator.n_updates_) == (before.n_iter_, before.n_updates_)
 
 
 def test_dropout_list_changed_in_place_takes_effect():

@@ -3,6 +3,7 @@
 import copy
 import math
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -28,6 +29,7 @@ from skminibatch.schedules import (
     StepDecay,
     Warmup,
     as_schedule,
+    check_batch_size,
     scale_learning_rate,
 )
 
@@ -188,9 +190,13 @@ def test_reduce_on_plateau_replays_sklearn_adaptive_on_hand_made_history():
     history = records(losses)
     got = [schedule.multipliers([0], len(h), h)[0] for h in (history[:k] for k in range(11))]
     np.testing.assert_allclose(got, expected_after, rtol=1e-14)
+    ends = [schedule.ends_plateau(history[: k + 1]) for k in range(10)]
+    assert [k for k, end in enumerate(ends) if end] == [3, 6, 8]
+    assert not schedule.ends_plateau([])
     # patience=2 needs three bad epochs in a row: only epochs 5, 6, 7.
     schedule = ReduceOnPlateau(patience=2, threshold=0.01)
     assert schedule.multipliers([0], 10, history)[0] == pytest.approx(0.2)
+    assert [k for k in range(10) if schedule.ends_plateau(history[: k + 1])] == [7]
 
 
 def test_reduce_on_plateau_ties_minimum_and_monitors():
@@ -262,7 +268,9 @@ def test_as_schedule_adaptive_with_early_stopping_follows_validation_score(max_i
         {"loss": loss, "val_score": score}
         for loss, score in zip(clf.loss_curve_, clf.validation_scores_, strict=True)
     ]
-    schedule = as_schedule("adaptive", tol=0.01, n_iter_no_change=1, early_stopping=True)
+    schedule = as_schedule(
+        "adaptive", tol=0.01, n_iter_no_change=1, early_stopping=True, monitor="val_score"
+    )
     ours = schedule.multipliers([0], max_iter, history)[0]
     assert ours == pytest.approx(clf._optimizer.learning_rate / 0.5, rel=1e-12)
 
@@ -427,8 +435,6 @@ def test_bad_call_arguments():
         schedule.multipliers([0], -1, [])
     with pytest.raises(ValueError, match="n_samples"):
         GrowBatchSize().batch_size(0, [], 0)
-    with pytest.raises(ValueError, match="'val_score'"):
-        ReduceOnPlateau(monitor="val_score").multipliers([0], 1, records([1.0]))
     with pytest.raises(ValueError, match="'n_samples'"):
         InverseScaling(per="sample").multipliers([0], 1, records([1.0]))
 
@@ -442,7 +448,10 @@ def test_as_schedule():
         == ReduceOnPlateau(factor=0.2, patience=4, threshold=1e-3, monitor="loss").get_params()
     )
     assert as_schedule("adaptive", tol=None).threshold == 0.0
-    assert as_schedule("adaptive", early_stopping=True).monitor == "val_score"
+    # 'adaptive' watches what early stopping watches, else the training loss.
+    assert as_schedule("adaptive", early_stopping=True).monitor == "val_loss"
+    assert as_schedule("adaptive", early_stopping=True, monitor="val_score").monitor == "val_score"
+    assert as_schedule("adaptive", monitor="val_score").monitor == "loss"
     schedule = Warmup(Cosine(period=10))
     assert as_schedule(schedule) is schedule
     with pytest.raises(ValueError, match="learning_rate"):
@@ -451,6 +460,36 @@ def test_as_schedule():
         as_schedule(0.01)
     with pytest.raises(TypeError, match="learning_rate"):
         as_schedule(GrowBatchSize())
+    with pytest.raises(ValueError, match=r"'monitor'.*'loss'"):
+        as_schedule("adaptive", early_stopping=True, monitor="loss")
+
+
+@pytest.mark.parametrize("schedule", [StepDecay, Cosine, Warmup, ReduceOnPlateau])
+def test_as_schedule_rejects_a_schedule_class(schedule):
+    name = schedule.__name__
+    message = re.escape(
+        f"learning_rate must be a schedule instance, not a class: pass {name}(), not {name}."
+    )
+    with pytest.raises(TypeError, match=message):
+        as_schedule(schedule)
+    with pytest.raises(ValueError, match=message):  # as scikit-learn's InvalidParameterError
+        as_schedule(schedule)
+
+
+def test_check_batch_size():
+    schedule = GrowBatchSizeOnPlateau(initial=4)
+    for good in (1, np.int64(64), "full", schedule, GrowBatchSize()):
+        assert check_batch_size(good) is good
+    with pytest.raises(
+        TypeError, match=r"batch_size .* pass GrowBatchSize\(\), not GrowBatchSize"
+    ):
+        check_batch_size(GrowBatchSize)
+    with pytest.raises(ValueError, match="'initial'"):
+        check_batch_size(GrowBatchSize(initial=0))
+    for bad in (0, -3, 2.0, True, "auto", None, StepDecay()):
+        for error in (TypeError, ValueError):
+            with pytest.raises(error, match=rf"batch_size must be .*; got {re.escape(repr(bad))}"):
+                check_batch_size(bad)
 
 
 def test_public_names_are_documented():
@@ -658,6 +697,30 @@ def test_plateau_schedules_move_one_way_as_history_grows(history, patience, thre
     halving = ReduceOnPlateau(factor=0.5, patience=patience, threshold=threshold)
     halvings = [halving.multipliers([0], len(h), h)[0] for h in prefixes]
     assert sizes == [min(3 * round(1 / m), 1000) for m in halvings]
+    # A plateau ends exactly where the multiplier of the next epoch drops.
+    assert [halving.ends_plateau(h) for h in prefixes[1:]] == list(np.diff(halvings) < 0)
+
+
+@given(
+    history=histories(max_epochs=20),
+    gaps=st.lists(st.integers(0, 20), max_size=6),
+    patience=st.integers(0, 3),
+    threshold=st.floats(0, 0.2),
+)
+def test_plateau_replay_skips_records_without_the_monitored_key(
+    history, gaps, patience, threshold
+):
+    """Epochs that did not validate (partial_fit, an earlier fit without early stopping) have
+    no validation keys: watching one, the plateau schedules skip them, as if absent."""
+    gapped = list(history)
+    for position in sorted(gaps, reverse=True):
+        gapped.insert(min(position, len(gapped)), {"epoch": 0, "loss": 1.0, "n_samples": 90})
+    lr = ReduceOnPlateau(patience=patience, threshold=threshold, monitor="val_score")
+    bs = GrowBatchSizeOnPlateau(3, patience=patience, threshold=threshold, monitor="val_score")
+    assert lr.multipliers([0], 0, gapped)[0] == lr.multipliers([0], 0, history)[0]
+    assert bs.batch_size(0, gapped, 1000) == bs.batch_size(0, history, 1000)
+    if gapped and "val_score" not in gapped[-1]:
+        assert not lr.ends_plateau(gapped)
 
 
 @given(

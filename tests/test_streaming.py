@@ -4,12 +4,20 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs, make_regression
+from sklearn.exceptions import DataConversionWarning
 
-from skminibatch import MemmapBlocks, MiniBatchMLPClassifier, MiniBatchRegressor, fit_stream
+from skminibatch import (
+    MemmapBlocks,
+    MiniBatchMLPClassifier,
+    MiniBatchRegressor,
+    _estimators,
+    fit_stream,
+)
 from skminibatch._streaming import shares_file_pages
 from skminibatch.schedules import Cosine, ExponentialDecay, GrowBatchSize, StepDecay
 
@@ -127,8 +135,6 @@ def test_fit_on_a_memmap_within_a_block_or_from_joblib_trains_as_on_the_array(
     from joblib import Parallel, delayed
     from sklearn.base import clone
 
-    from skminibatch import _estimators
-
     X, y = make_blobs(n_samples=3000, n_features=50, centers=3, random_state=0)  # 1.2 MB
     weights = np.random.RandomState(0).uniform(0.5, 2.0, size=len(y))
     np.save(tmp_path / "X.npy", X)
@@ -227,7 +233,6 @@ def test_passes_over_chunks_train_as_epochs_of_fit(tmp_path, monkeypatch, how):
     weights (bit for bit) and records, with schedules that read the epoch and the history
     (a batch size growing per epoch, scikit-learn's 'invscaling' counting the samples of the
     records), and best_loss_ the lowest epoch loss."""
-    from skminibatch import _estimators
 
     X, y = make_regression(n_samples=3072, n_features=4, noise=1.0, random_state=0)
     params = dict(
@@ -303,7 +308,6 @@ def test_an_interruption_inside_a_chunk_keeps_the_chunks_before_it_as_one_record
 def test_memmap_blocks_read_the_data_a_copy_on_write_memmap_holds(tmp_path, monkeypatch):
     """Edits through a copy-on-write mapping are not in the file: such a memmap is sliced,
     while a shared one is read from its file, which holds its writes even unflushed."""
-    from skminibatch import _estimators
 
     np.save(tmp_path / "X.npy", np.arange(3000.0).reshape(1500, 2))
     X = np.load(tmp_path / "X.npy", mmap_mode="c")
@@ -356,3 +360,32 @@ def test_passes_are_printed_out_of_the_epochs_of_the_call(capsys):
     fit_stream(reg, [(X, y)], n_passes=2)
     printed = [line.split(" - ")[0] for line in capsys.readouterr().out.splitlines()]
     assert printed == ["Epoch 1/2", "Epoch 2/2", "Epoch 3/4", "Epoch 4/4"]
+
+
+@pytest.mark.parametrize("target", ["multilabel", "column"])
+def test_fit_on_a_large_memmap_takes_every_kind_of_classification_target(
+    tmp_path, monkeypatch, target
+):
+    """Its first block's partial_fit needs all the classes: label columns for multilabel
+    targets, the labels of a column y. The reference: fit on the array in memory."""
+    X, labels = make_blobs(300, centers=3, random_state=0)
+    y = np.eye(3, dtype=int)[labels] if target == "multilabel" else labels[:, None]
+    np.save(tmp_path / "X.npy", X)
+    monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
+    params = dict(hidden_layer_sizes=(4,), max_iter=2, tol=None, shuffle=False, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataConversionWarning)  # a column y, as in scikit-learn
+        blocks = MiniBatchMLPClassifier(**params).fit(np.load(tmp_path / "X.npy", "r"), y)
+        in_memory = MiniBatchMLPClassifier(**params).fit(X, y)
+    np.testing.assert_array_equal(blocks.classes_, in_memory.classes_)
+    for a, b in zip(blocks.coefs_, in_memory.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_on_a_large_memmap_refuses_balanced_class_weights_naming_them(tmp_path, monkeypatch):
+    X, y = make_blobs(300, centers=3, random_state=0)
+    np.save(tmp_path / "X.npy", X)
+    monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
+    clf = MiniBatchMLPClassifier((4,), class_weight="balanced")
+    with pytest.raises(ValueError, match=r"class_weight='balanced' \(pass the weights of"):
+        clf.fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y)

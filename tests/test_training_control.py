@@ -1,18 +1,28 @@
 """Training control seen from the estimators: optimizers, accumulation, reduction, schedules,
 validation and early stopping, history, callbacks, divergence, dropout, class weights."""
 
+import math
 import pickle
+import re
 from itertools import pairwise
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sklearn.base import is_classifier
 from sklearn.datasets import make_blobs, make_classification, make_regression
 from sklearn.metrics import recall_score
 from sklearn.model_selection import GridSearchCV
 
-from skminibatch import DivergenceError, MiniBatchMLPClassifier, MiniBatchRegressor, schedules
+from skminibatch import (
+    DivergenceError,
+    DivergenceWarning,
+    MiniBatchMLPClassifier,
+    MiniBatchRegressor,
+    schedules,
+)
+from skminibatch._trainer import Stopper, TrainingInterrupted
 
 SOLVERS = ["sgd", "adam", "adamw", "rmsprop", "adagrad"]
 
@@ -36,6 +46,89 @@ def sgd_regressor(**params):
         random_state=0,
     )
     return MiniBatchRegressor(**{**base, **params})
+
+
+class RecordWeights:
+    """A callback keeping a copy of the weights at the end of each epoch, by epoch number."""
+
+    def __init__(self):
+        self.of_epoch = {}
+
+    def on_epoch_end(self, estimator, record):
+        self.of_epoch[record["epoch"]] = (
+            [c.copy() for c in estimator.coefs_],
+            [b.copy() for b in estimator.intercepts_],
+        )
+
+
+def assert_weights_equal(estimator, weights):
+    coefs, intercepts = weights
+    for got, want in zip(
+        estimator.coefs_ + estimator.intercepts_, coefs + intercepts, strict=True
+    ):
+        np.testing.assert_array_equal(got, want)
+
+
+def numpy_forward(estimator, X):
+    """The network's output by plain NumPy: ReLU hidden layers, then the identity (regressor)
+    or softmax (classifier of more than two classes); no dropout."""
+    assert estimator.activation == "relu"
+    out = X
+    for i, (coef, intercept) in enumerate(
+        zip(estimator.coefs_, estimator.intercepts_, strict=True)
+    ):
+        out = out @ coef + intercept
+        if i < len(estimator.coefs_) - 1:
+            out = np.maximum(out, 0)
+    if is_classifier(estimator):
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+        out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def numpy_val_loss(estimator, X, y):
+    """A regressor's validation loss as recorded: half the mean squared error plus the L2
+    penalty, from a plain NumPy forward pass."""
+    errors = numpy_forward(estimator, X)[:, 0] - y
+    penalty = 0.5 * estimator.alpha * sum(np.sum(c**2) for c in estimator.coefs_)
+    return 0.5 * np.mean(errors**2) + penalty
+
+
+def sklearn_adaptive(values, learning_rate_init, tol, n_iter_no_change, maximize=False):
+    """scikit-learn's MLP ``learning_rate='adaptive'``, written after its code
+    (``_update_no_improvement_count``, then ``trigger_stopping``), on the monitored value of
+    each epoch (None for an epoch without one, skipped): the learning rate of each epoch and
+    the 1-based epoch at which ``fit`` stops (None if it does not)."""
+    rate, best, count, rates = learning_rate_init, -math.inf if maximize else math.inf, 0, []
+    for epoch, value in enumerate(values, start=1):
+        rates.append(rate)
+        if value is None:
+            continue
+        bad = value < best + tol if maximize else value > best - tol
+        count = count + 1 if bad else 0
+        best = max(best, value) if maximize else min(best, value)
+        if count > n_iter_no_change:
+            if rate <= 1e-6:
+                return rates, epoch
+            rate /= 5.0
+            count = 0
+    return rates, None
+
+
+class Jumpy:
+    """A learning-rate schedule multiplying the rate by ``multipliers[epoch]`` (else 1)."""
+
+    def __init__(self, multipliers):
+        self.multipliers_of_epoch = multipliers
+
+    def multipliers(self, steps, epoch, history):
+        return np.full(len(steps), self.multipliers_of_epoch.get(epoch, 1.0))
+
+
+def scaled_regression():
+    X, y = make_regression(n_samples=300, n_features=5, noise=5, random_state=0)
+    y = y / y.std()
+    return X[:200], y[:200], X[200:], y[200:]
 
 
 @given(batch_size=st.integers(1, 8), accumulate=st.integers(1, 6))
@@ -174,14 +267,18 @@ def test_early_stopping_restores_the_best_weights_and_records_validation():
         n_iter_no_change=5,
         random_state=0,
     )
-    clf.fit(X[:300], y[:300], validation_data=(X_val, y_val))
+    weights = RecordWeights()
+    clf.set_params(callbacks=[weights]).fit(X[:300], y[:300], validation_data=(X_val, y_val))
     records = clf.history_
     assert all("val_loss" in r and "val_score" in r for r in records)
     assert clf.validation_scores_ == records["val_score"]
     assert clf.best_validation_score_ == max(records["val_score"])
     assert clf.n_iter_ < 200  # stopped early, after the best epoch
-    assert int(np.argmax(records["val_score"])) < clf.n_iter_ - 1
-    # The weights kept are the best epoch's, not the last one's.
+    best = int(np.argmax(records["val_score"]))  # the first of ties: later ones do not improve
+    assert best < clf.n_iter_ - 1
+    # The weights kept are the best epoch's, not the last one's (whatever its accuracy).
+    assert_weights_equal(clf, weights.of_epoch[best + 1])
+    assert not np.array_equal(clf.coefs_[0], weights.of_epoch[clf.n_iter_][0][0])
     assert clf.score(X_val, y_val) == clf.best_validation_score_
     assert clf.best_loss_ is None
 
@@ -250,7 +347,8 @@ def test_dropout_is_seeded_changes_training_and_is_off_when_predicting():
     without = MiniBatchMLPClassifier(**params).fit(X, y)
     np.testing.assert_array_equal(first.coefs_[0], second.coefs_[0])
     assert not np.array_equal(first.coefs_[0], without.coefs_[0])
-    np.testing.assert_array_equal(first.predict_proba(X), first.predict_proba(X))
+    # Predictions are the plain forward pass of coefs_ and intercepts_, without dropout.
+    np.testing.assert_allclose(first.predict_proba(X), numpy_forward(first, X), rtol=1e-12)
     with pytest.raises(ValueError, match="dropout"):
         MiniBatchMLPClassifier(dropout=[0.1, 0.2, 0.3], **params).fit(X, y)
 
@@ -426,3 +524,289 @@ def test_warnings_point_at_the_callers_line(tmp_path):
         with pytest.warns(Warning) as caught:
             call()
         assert {w.filename for w in caught} == {__file__}
+
+
+# ---------------------------------------------------------------------------------------------
+# Early stopping keeps the best epoch's weights, however training ends
+# ---------------------------------------------------------------------------------------------
+
+
+class StopAt:
+    """A callback stopping training at the end of epoch ``epoch``, recording weights."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+        self.weights = RecordWeights()
+
+    def on_epoch_end(self, estimator, record):
+        self.weights.on_epoch_end(estimator, record)
+        return record["epoch"] == self.epoch
+
+
+def test_a_callback_stopping_at_the_best_epoch_keeps_its_weights():
+    X, y, X_val, y_val = scaled_regression()
+    callback = StopAt(5)
+    reg = MiniBatchRegressor(
+        (16,),
+        learning_rate_init=0.01,
+        max_iter=50,
+        early_stopping=True,
+        random_state=0,
+        callbacks=[callback],
+    )
+    reg.fit(X, y, validation_data=(X_val, y_val))
+    val_loss = reg.history_["val_loss"]
+    assert reg.n_iter_ == 5 and int(np.argmin(val_loss)) == 4  # the last epoch is the best
+    assert_weights_equal(reg, callback.weights.of_epoch[5])
+    np.testing.assert_allclose(numpy_val_loss(reg, X_val, y_val), min(val_loss), rtol=1e-10)
+
+
+@pytest.mark.parametrize("on_divergence", ["warn", "raise"])
+def test_divergence_with_early_stopping_keeps_the_best_epoch(on_divergence):
+    """Epoch 4 runs at 60 times the rate (its validation loss worse than epoch 3's), epoch 5
+    at 1e12 times (it diverges): both ways, the weights kept are epoch 3's, as the message
+    says."""
+    X, y, X_val, y_val = scaled_regression()
+    weights = RecordWeights()
+    reg = MiniBatchRegressor(
+        (16,),
+        solver="sgd",
+        learning_rate=Jumpy({3: 60.0, 4: 1e12}),
+        learning_rate_init=0.01,
+        max_iter=20,
+        early_stopping=True,
+        random_state=0,
+        on_divergence=on_divergence,
+        callbacks=[weights],
+    )
+    if on_divergence == "warn":
+        with pytest.warns(DivergenceWarning) as caught:
+            reg.fit(X, y, validation_data=(X_val, y_val))
+        message = next(str(w.message) for w in caught if w.category is DivergenceWarning)
+    else:
+        with pytest.raises(DivergenceError) as caught:
+            reg.fit(X, y, validation_data=(X_val, y_val))
+        message = str(caught.value)
+    val_loss = reg.history_["val_loss"]
+    assert len(val_loss) == 4 and int(np.argmin(val_loss)) == 2
+    assert_weights_equal(reg, weights.of_epoch[3])
+    np.testing.assert_allclose(numpy_val_loss(reg, X_val, y_val), min(val_loss), rtol=1e-10)
+    assert "Training diverged in epoch 5" in message
+    assert "early stopping keeps the weights of epoch 3, the best by val_loss." in message
+    assert "last finite epoch" not in message
+
+
+def test_ctrl_c_with_early_stopping_keeps_the_best_epoch():
+    """As scikit-learn's MLP restores its best weights on KeyboardInterrupt."""
+    X, y, X_val, y_val = scaled_regression()
+
+    class CtrlCAtSeven(RecordWeights):
+        def on_epoch_end(self, estimator, record):
+            super().on_epoch_end(estimator, record)
+            if record["epoch"] == 7:
+                raise KeyboardInterrupt
+
+    weights = CtrlCAtSeven()
+    reg = MiniBatchRegressor(
+        (16,),
+        solver="sgd",
+        learning_rate=Jumpy({3: 40.0, 4: 40.0, 5: 40.0}),  # epochs 4-6 get worse
+        learning_rate_init=0.01,
+        max_iter=20,
+        early_stopping=True,
+        random_state=0,
+        callbacks=[weights],
+    )
+    message = (
+        "Training interrupted after the 6 epoch(s) this call completed: early stopping keeps "
+        "the weights of epoch 3, the best by val_loss."
+    )
+    with pytest.raises(TrainingInterrupted, match=re.escape(message)):
+        reg.fit(X, y, validation_data=(X_val, y_val))
+    val_loss = reg.history_["val_loss"]
+    assert len(val_loss) == 6 and int(np.argmin(val_loss)) == 2
+    assert_weights_equal(reg, weights.of_epoch[3])
+    np.testing.assert_allclose(numpy_val_loss(reg, X_val, y_val), min(val_loss), rtol=1e-10)
+
+
+def test_ctrl_c_after_the_stopper_saw_the_epoch_rolls_the_stopper_back_too():
+    """Ctrl-C while the schedule decides whether epoch 5 ends a plateau, after the stopper
+    took epoch 5 for the best: the epoch is rolled back, and so is the stopper, which keeps
+    the best of the epochs still recorded."""
+    X, y, X_val, y_val = scaled_regression()
+
+    class CtrlCInPlateauCheck:
+        def multipliers(self, steps, epoch, history):
+            return np.ones(len(steps))
+
+        def ends_plateau(self, history):
+            if len(history) == 5:
+                raise KeyboardInterrupt
+            return False
+
+    weights = RecordWeights()
+    reg = MiniBatchRegressor(
+        (16,),
+        learning_rate=CtrlCInPlateauCheck(),
+        learning_rate_init=0.01,
+        max_iter=50,
+        early_stopping=True,
+        random_state=0,
+        callbacks=[weights],
+    )
+    with pytest.raises(TrainingInterrupted, match="keeps the weights of epoch 4, the best by"):
+        reg.fit(X, y, validation_data=(X_val, y_val))
+    val_loss = reg.history_["val_loss"]
+    assert len(val_loss) == 4 and int(np.argmin(val_loss)) == 3
+    assert_weights_equal(reg, weights.of_epoch[4])
+
+
+def test_a_nan_monitored_value_is_no_improvement():
+    """A validation score undefined on its data (R^2 of one row) neither improves nor becomes
+    the best: after n_iter_no_change + 1 of them in a row, training stops."""
+    stopper = Stopper("val_score", tol=1e-4, n_iter_no_change=2, restore_best=True)
+    scores = [0.5, float("nan"), 0.6, float("nan"), float("nan"), float("nan")]
+    stops = [
+        stopper.should_stop({"epoch": epoch, "val_score": score}, np.full(1, epoch))
+        for epoch, score in enumerate(scores, start=1)
+    ]
+    assert stops == [False, False, False, False, False, True]
+    theta = np.zeros(1)
+    assert stopper.restore(theta) == "the weights of epoch 3, the best by val_score"
+    assert theta.tolist() == [3]
+
+
+# ---------------------------------------------------------------------------------------------
+# Plateau schedules: 'adaptive' and ReduceOnPlateau decide when fit stops
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "val_score"])
+def test_adaptive_with_early_stopping_watches_monitor(monitor):
+    """'adaptive' lowers the rate on plateaus of what early stopping watches (scikit-learn's
+    MLP watches its validation score), and fit stops at a plateau once the rate is at most
+    1e-6: scikit-learn's rule replayed on that column, not on the other."""
+    X, y = make_blobs(n_samples=400, centers=2, random_state=0)
+    clf = MiniBatchMLPClassifier(
+        (8,),
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.01,
+        n_iter_no_change=2,
+        tol=1e-3,
+        max_iter=200,
+        early_stopping=True,
+        monitor=monitor,
+        random_state=0,
+    ).fit(X, y)
+    rates, stop = sklearn_adaptive(clf.history_[monitor], 0.01, 1e-3, 2, monitor == "val_score")
+    np.testing.assert_allclose(clf.history_["learning_rate"], rates, rtol=1e-12)
+    assert clf.n_iter_ == stop
+    other = "val_score" if monitor == "val_loss" else "val_loss"
+    assert sklearn_adaptive(clf.history_[other], 0.01, 1e-3, 2, other == "val_score")[1] != stop
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_adaptive_with_early_stopping_after_epochs_without_validation():
+    """partial_fit never validates: 'adaptive' follows its training loss. A warm-started fit
+    with early stopping after one without skips the epochs that have no validation loss."""
+    X, y = linear_problem(n=100)
+    params = dict(learning_rate="adaptive", n_iter_no_change=1, tol=10.0, random_state=0)
+    streamed = sgd_regressor(early_stopping=True, **params)
+    for _ in range(7):
+        streamed.partial_fit(X, y)
+    rates, _ = sklearn_adaptive(streamed.history_["loss"], 0.01, 10.0, 1)
+    np.testing.assert_allclose(streamed.history_["learning_rate"], rates, rtol=1e-12)
+    assert rates[-1] < 0.01
+
+    warm = sgd_regressor(warm_start=True, max_iter=3, **params).fit(X, y)
+    warm.set_params(early_stopping=True, max_iter=8).fit(X, y)
+    values = [record.get("val_loss") for record in warm.history_]
+    assert values[:3] == [None] * 3 and None not in values[3:]
+    rates, _ = sklearn_adaptive(values, 0.01, 10.0, 1)
+    np.testing.assert_allclose(warm.history_["learning_rate"], rates, rtol=1e-12)
+    assert rates[-1] < 0.01
+
+
+@pytest.mark.parametrize("min_multiplier", [0.0, 0.03])
+def test_reduce_on_plateau_decides_when_fit_stops_whatever_n_iter_no_change(min_multiplier):
+    """A plateau of the schedule lowers the rate instead of stopping fit, until the rate is at
+    most 1e-6 or at the schedule's floor: the estimator's own count (n_iter_no_change) plays
+    no part, whatever its parity."""
+    X, y = linear_problem(n=100)
+    schedule = schedules.ReduceOnPlateau(patience=1, threshold=10.0, min_multiplier=min_multiplier)
+    fits = [
+        sgd_regressor(
+            learning_rate=schedule, tol=10.0, n_iter_no_change=n, max_iter=500, shuffle=True
+        ).fit(X, y)
+        for n in (1, 4, 5)
+    ]
+
+    # No epoch improves on the best by 10 but the first: with patience=1 a plateau ends every
+    # second epoch (0-based 2, 4, ...), each multiplying the rate by 0.2 down to the floor; fit
+    # stops at the first plateau that finds the rate at most 1e-6 or at the floor.
+    def multiplier(n_plateaus):
+        return max(0.2**n_plateaus, min_multiplier)
+
+    n_plateaus, rates = 0, []
+    for epoch in range(500):
+        rates.append(0.01 * multiplier(n_plateaus))
+        if epoch >= 2 and epoch % 2 == 0:
+            if rates[-1] <= 1e-6 or multiplier(n_plateaus + 1) == multiplier(n_plateaus):
+                break
+            n_plateaus += 1
+    assert len(rates) < 500
+    for reg in fits:
+        np.testing.assert_allclose(reg.history_["learning_rate"], rates, rtol=1e-12)
+        assert_weights_equal(reg, (fits[0].coefs_, fits[0].intercepts_))
+
+
+def test_a_schedule_class_for_an_instance_is_rejected_before_training():
+    X, y = make_blobs(n_samples=60, centers=3, random_state=0)
+    for name, value in [
+        ("learning_rate", schedules.StepDecay),
+        ("learning_rate", schedules.Cosine),
+        ("batch_size", schedules.GrowBatchSize),
+    ]:
+        clf = MiniBatchMLPClassifier((4,), max_iter=2, tol=None, **{name: value})
+        message = f"{name} must be a schedule instance, not a class: pass {value.__name__}()"
+        with pytest.raises(TypeError, match=re.escape(message)):
+            clf.fit(X, y)
+        assert not hasattr(clf, "coefs_")
+
+
+# ---------------------------------------------------------------------------------------------
+# The divergence advice
+# ---------------------------------------------------------------------------------------------
+
+
+def diverging(**params):
+    """A linear regressor whose plain SGD diverges on 20 rows of features scaled by 1e3."""
+    X, y = make_regression(20, 3, random_state=0)
+    reg = MiniBatchRegressor((), solver="sgd", learning_rate_init=1e8, tol=None, **params)
+    return reg, X * 1e3, y * 1e6
+
+
+@pytest.mark.parametrize(
+    ("method", "batch_size", "advice"),
+    [
+        ("fit", "full", None),
+        ("fit", 8, "a batch_size larger than 8, "),
+        ("partial_fit", 1000, None),  # one partial batch of the 20 rows
+        ("partial_fit", 8, "a batch_size larger than 8, "),
+    ],
+)
+def test_divergence_advice_names_the_users_batch_size_unless_it_is_all_the_data(
+    method, batch_size, advice
+):
+    reg, X, y = diverging(batch_size=batch_size, max_iter=60)
+    with pytest.warns(DivergenceWarning) as caught:
+        for _ in range(60 if method == "partial_fit" else 1):
+            getattr(reg, method)(X, y)
+    message = next(str(w.message) for w in caught if w.category is DivergenceWarning)
+    assert "Try a learning_rate_init smaller than 100000000.0, " in message
+    if advice is None:
+        assert "batch_size" not in message
+    else:
+        assert advice in message
+    assert "clip_norm to clip the gradients" in message
