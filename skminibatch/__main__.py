@@ -12,6 +12,7 @@ next to the tutorial's Keras figures and writes the figure of learning curves to
 import argparse
 import csv
 import math
+import os
 import re
 import sys
 import time
@@ -566,6 +567,16 @@ def _fraction(text):
     return value
 
 
+def _finite(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
+    return value
+
+
 def _hidden(text):
     return tuple(_positive_int(item) for item in text.split(","))
 
@@ -702,7 +713,7 @@ def build_parser():
     )
     sweep.add_argument(
         "--target-score",
-        type=float,
+        type=_finite,
         default=None,
         help="report the first epoch whose validation score reaches this",
     )
@@ -765,6 +776,8 @@ def _figure_path(usage_error, out):
     pathlib.Path
         ``out``, with '.png' appended when it has no suffix (as matplotlib would).
     """
+    if out.endswith(("/", os.sep)):  # Path would drop the separator, and write 'name.png'
+        usage_error(f"argument --out: {out!r} names a directory; give the figure's file name")
     path = Path(out)
     if not path.suffix and not path.is_dir():
         path = path.with_name(f"{path.name}.png")

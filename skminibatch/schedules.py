@@ -489,6 +489,12 @@ class Warmup(_LearningRateSchedule):
         _check_option("Warmup", "per", self.per, ("update", "epoch"))
         _check_real("Warmup", "start_multiplier", self.start_multiplier, 0, 1)
 
+    @property
+    def ends_plateau(self):
+        """The wrapped schedule's ``ends_plateau`` (None when it has none): a warmed-up
+        :class:`ReduceOnPlateau` decides when ``fit`` stops as it does alone."""
+        return getattr(self.schedule, "ends_plateau", None)
+
     def _multipliers(self, steps, epoch, history):
         inner = Constant() if self.schedule is None else self.schedule
         base = np.asarray(inner.multipliers(steps, epoch, history), dtype=np.float64)

@@ -137,28 +137,42 @@ def test_the_last_seed_may_be_2_to_the_32_minus_1():
     assert parse_args(["--seed", str(2**32 - 3), "--repeats", "3"]).seed == 2**32 - 3
 
 
-def test_bad_out_paths_are_usage_errors(classification_csv, tmp_path, capsys):
+def test_bad_out_paths_and_target_scores_are_usage_errors(classification_csv, tmp_path, capsys):
     a_file = tmp_path / "a_file"
     a_file.write_text("")
     a_directory = tmp_path / "a_directory"
     (a_directory / "named.png").mkdir(parents=True)
     sweep = ["sweep", str(classification_csv), "--target", "species", "--epochs", "1"]
     cases = [
-        ([*sweep, "--out", str(a_file)], f"'{a_file}' is a file, not a directory"),
-        ([*sweep, "--out", str(a_file / "results")], f"'{a_file}' is a file, not a directory"),
-        ([*QUICK_STUDY, "--out", str(a_file / "study.png")], f"'{a_file}' is a file"),
-        ([*QUICK_STUDY, "--out", str(a_directory)], f"'{a_directory}' is a directory"),
+        ([*sweep, "--out", str(a_file)], f"argument --out: '{a_file}' is a file, not a directory"),
+        (
+            [*sweep, "--out", str(a_file / "results")],
+            f"argument --out: '{a_file}' is a file, not a directory",
+        ),
+        (
+            [*QUICK_STUDY, "--out", str(a_file / "study.png")],
+            f"argument --out: '{a_file}' is a file",
+        ),
+        (
+            [*QUICK_STUDY, "--out", str(a_directory)],
+            f"argument --out: '{a_directory}' is a directory",
+        ),
         (
             [*QUICK_STUDY, "--out", str(a_directory / "named")],
-            f"'{a_directory / 'named.png'}' is a directory",
+            f"argument --out: '{a_directory / 'named.png'}' is a directory",
         ),
         (
             [*QUICK_STUDY, "--out", str(tmp_path / "study.v2")],
-            f"matplotlib cannot write the format of '{tmp_path / 'study.v2'}'",
+            f"argument --out: matplotlib cannot write the format of '{tmp_path / 'study.v2'}'",
         ),
+        (
+            [*QUICK_STUDY, "--out", f"{tmp_path / 'new_directory'}/"],
+            f"argument --out: '{tmp_path / 'new_directory'}/' names a directory",
+        ),
+        ([*sweep, "--target-score", "nan"], "argument --target-score: must be a finite number"),
     ]
     for argv, message in cases:
-        assert f"argument --out: {message}" in _usage_error(argv, capsys)
+        assert message in _usage_error(argv, capsys)
     assert a_file.read_text() == "" and list(a_directory.iterdir()) == [a_directory / "named.png"]
 
 

@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from skminibatch import schedules
+from skminibatch import MiniBatchRegressor, schedules
 from skminibatch.schedules import (
     Constant,
     Cosine,
@@ -218,6 +218,23 @@ def test_reduce_on_plateau_ties_minimum_and_monitors():
     assert ReduceOnPlateau(min_multiplier=0.01).multipliers([0], 20, flat)[0] == 0.01
     gaps = records([1.0, float("nan"), float("nan"), 0.5])
     assert ReduceOnPlateau(patience=0).multipliers([0], 4, gaps)[0] == 1.0
+
+
+def test_a_warmed_up_reduce_on_plateau_decides_when_fit_stops_as_it_does_alone():
+    """With no warm-up, Warmup multiplies by exactly 1: the two fits must be the same, epoch
+    for epoch, the plateaus lowering the rate until it is at most 1e-6."""
+    X, y = make_regression(n_samples=100, n_features=3, noise=1, random_state=0)
+    y = y / y.std()
+    plateau = ReduceOnPlateau(patience=1, threshold=10.0)
+    assert Warmup(plateau).ends_plateau == plateau.ends_plateau
+    assert Warmup(StepDecay()).ends_plateau is None
+    params = dict(learning_rate_init=0.01, tol=10.0, n_iter_no_change=4, max_iter=500)
+    fits = [
+        MiniBatchRegressor((4,), learning_rate=schedule, random_state=0, **params).fit(X, y)
+        for schedule in (plateau, Warmup(clone(plateau), warmup=0))
+    ]
+    alone, warmed_up = (fit.history_["learning_rate"] for fit in fits)
+    assert warmed_up == alone and alone[-1] <= 1e-6 and len(set(alone)) > 3
 
 
 def test_as_schedule_adaptive_is_sklearn_mlp_learning_rate_epoch_by_epoch():
