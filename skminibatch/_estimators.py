@@ -101,7 +101,9 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, *, incremental, **options):
         """``fit`` and ``partial_fit``: in memory, or block by block for ``fit`` on a large
-        memmap (:func:`reads_in_blocks`).
+        memmap (:func:`reads_in_blocks`). Returns how training ended, as
+        :func:`~skminibatch._trainer.train` says it: 'converged', 'stopped' (by a callback),
+        'diverged' or 'max_iter'; :func:`~skminibatch._streaming.fit_stream` reads it.
 
         A call that raises leaves the estimator as it was before the call: its attributes and
         its history, but not its random generator, which epochs run before the error have
@@ -147,6 +149,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         coefs_init=None,
         intercepts_init=None,
         validation_data=None,
+        chunk=None,
     ):
         self._check_params()
         given = {"X": X, "y": y, "sample_weight": sample_weight}  # what the callbacks see
@@ -210,6 +213,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
                 evaluate=evaluate,
                 on_epoch_begin=callbacks.on_epoch_begin,
                 on_epoch_end=callbacks.on_epoch_end,
+                chunk=chunk,
             )
         except (DivergenceError, TrainingInterrupted):  # the last complete epoch is in state
             self._store_state(state, layer_sizes, n_earlier_records)
@@ -218,12 +222,14 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         if status == "max_iter" and not incremental:
             self._warn_if_not_converged(stacklevel=6)
         callbacks.on_fit_end()
-        return self
+        return status
 
     def _fit_blocks(self, X, y, given):
         """``fit`` on a large ``numpy.memmap``: epochs of ``partial_fit`` over shuffled blocks
         of about 64 MB read from disk (:class:`MemmapBlocks`), so that memory stays bounded by
-        a block, not the data; stopping by the training loss as ``fit`` does."""
+        a block, not the data; stopping as ``fit`` does, by the training loss or the plateaus
+        of the learning-rate schedule, when a callback asks (after the block where it asked)
+        or when training diverges (before the block that diverged). Returns how it ended."""
         self._check_params()
         balanced = is_classifier(self) and isinstance(self.class_weight, str)
         if any(value is not None for value in given) or self.early_stopping or balanced:
@@ -250,10 +256,10 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             targets = _validation.check_classification_targets(np.asarray(y))
             classes = _validation.classes_from(*targets)
         stopper = Stopper("loss", self.tol, self.n_iter_no_change)
-        stopped = train_passes(self, blocks, self.max_iter, classes, stopper)
-        if not stopped:
+        status = train_passes(self, blocks, self.max_iter, classes, stopper)
+        if status == "max_iter":
             self._warn_if_not_converged(stacklevel=5)
-        return self
+        return status
 
     def _warn_if_not_converged(self, stacklevel):
         """scikit-learn's ConvergenceWarning when ``max_iter`` epochs ran without the stopping
@@ -521,7 +527,10 @@ default='glorot_uniform'
         :mod:`skminibatch.schedules` whose multipliers scale ``learning_rate_init``.
         'adaptive' (and a ``ReduceOnPlateau`` schedule) divides the rate on plateaus of the
         training loss, or of ``monitor`` with early stopping, instead of stopping; ``fit``
-        stops at a plateau once the rate is at most 1e-6, as scikit-learn's MLP does.
+        stops at a plateau once the rate is at most 1e-6, as scikit-learn's MLP does. A
+        schedule watching ``'val_loss'`` or ``'val_score'`` (its ``monitor``) is refused with
+        a ValueError by a call that records no validation (``partial_fit``, ``fit`` without
+        early stopping or ``validation_data``): it would never act.
     learning_rate_init : float, default=0.001
         Learning rate (the peak for schedules that rise and fall).
     power_t : float, default=0.5
@@ -572,7 +581,9 @@ default='glorot_uniform'
         Record every batch's loss in the history (``history_[epoch]["batch_losses"]``).
     callbacks : list or None, default=None
         Objects with ``on_epoch_end(estimator, record)``, called after every epoch with the
-        estimator holding the current weights; returning True stops training. As a parameter,
+        estimator holding the current weights; returning True stops training. (``fit_stream``
+        and ``fit`` on a large memmap call them after every chunk, with its record, and stop
+        after the chunk where one returned True.) As a parameter,
         the list is deep-copied by ``clone`` (in ``GridSearchCV`` each fit has its own copies)
         and pickled with the estimator. scikit-learn's callbacks (``ProgressBar``,
         ``ScoringMonitor``, scikit-learn >= 1.9) are registered with ``set_callbacks``; they
@@ -582,6 +593,8 @@ default='glorot_uniform'
         finite epoch are kept (with early stopping, the best epoch's), and a
         ``DivergenceWarning`` is issued or a ``DivergenceError`` raised. A ``DivergenceError``
         in the call's first epoch leaves the estimator as it was before the call.
+        ``fit_stream`` and ``fit`` on a large memmap stop at the chunk that diverged, keeping
+        the weights from before it, and the message names the chunk.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, the validation split and dropout. The same
         seed and data give bit-identical weights with the same number of BLAS threads (another
@@ -879,7 +892,7 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
         intercepts_init=None,
         validation_data=None,
     ):
-        return self._fit(
+        self._fit(
             X,
             y,
             sample_weight,
@@ -888,11 +901,13 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
             intercepts_init=intercepts_init,
             validation_data=validation_data,
         )
+        return self
 
     fit.__doc__ = _FIT_DOC.format(targets=_CLASS_TARGETS_DOC)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self
 
     partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(
         targets=_CLASS_TARGETS_DOC,
@@ -1039,7 +1054,7 @@ class MiniBatchRegressor(RegressorMixin, _BaseMiniBatchMLP):
         intercepts_init=None,
         validation_data=None,
     ):
-        return self._fit(
+        self._fit(
             X,
             y,
             sample_weight,
@@ -1048,11 +1063,13 @@ class MiniBatchRegressor(RegressorMixin, _BaseMiniBatchMLP):
             intercepts_init=intercepts_init,
             validation_data=validation_data,
         )
+        return self
 
     fit.__doc__ = _FIT_DOC.format(targets="Targets.")
 
     def partial_fit(self, X, y, sample_weight=None):
-        return self._fit(X, y, sample_weight, incremental=True)
+        self._fit(X, y, sample_weight, incremental=True)
+        return self
 
     partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(targets="Targets.", classes="")
 

@@ -10,11 +10,23 @@ import mmap
 import time
 
 import numpy as np
-from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
 
-from ._trainer import _report
+from ._trainer import _converged, _report
 from ._validation import check_int
+
+# The keys of a pass's record that merge its chunks' records; any other key a chunk's record
+# has (one that a callback added) is the last such chunk's value.
+_MERGED_KEYS = (
+    "epoch",
+    "loss",
+    "batch_size",
+    "n_updates",
+    "n_samples",
+    "learning_rate",
+    "batch_losses",
+    "seconds",
+)
 
 
 def fit_stream(estimator, chunks, *, n_passes=1, classes=None):
@@ -38,7 +50,26 @@ def fit_stream(estimator, chunks, *, n_passes=1, classes=None):
     -------
     estimator
         With one ``history_`` record per pass (loss averaged over samples, updates and samples
-        summed), printed as ``fit`` prints epochs when ``verbose`` is set.
+        summed, the learning rate of its first chunk; a key that a callback added to the
+        chunks' records, such as :class:`~skminibatch.NoiseScaleMonitor`'s ``noise_scale``,
+        has the value of the last chunk that has it), printed as ``fit`` prints epochs when
+        ``verbose`` is set.
+
+    Raises
+    ------
+    ValueError
+        If an item of ``chunks`` is not a pair ``(X_chunk, y_chunk)``, if ``chunks`` yields
+        nothing to train on, or if ``n_passes`` is not an int >= 1.
+
+    Notes
+    -----
+    The estimator's ``callbacks`` are called after every chunk, with that chunk's record.
+    When one returns True, training stops after that chunk, as ``fit`` stops after the epoch
+    where a callback asked: the pass's record covers its chunks up to that one, and no
+    further pass runs. Training that diverges stops at the chunk that diverged, keeping the
+    weights from before it; the pass's record covers the chunks before it. The
+    ``DivergenceWarning`` (or, with ``on_divergence='raise'``, ``DivergenceError``) names the
+    pass and the chunk.
 
     Examples
     --------
@@ -62,51 +93,98 @@ def fit_stream(estimator, chunks, *, n_passes=1, classes=None):
 
 
 def train_passes(estimator, chunks, n_passes, classes, stopper=None):
-    """``n_passes`` passes of :func:`_one_pass`, printed as epochs; ``stopper`` (the trainer's
-    :class:`~skminibatch._trainer.Stopper`) may end them early. Returns whether it did."""
+    """Up to ``n_passes`` passes of :func:`_one_pass`, printed as epochs.
+
+    Parameters
+    ----------
+    estimator : MiniBatchMLPClassifier or MiniBatchRegressor
+        Trained in place.
+    chunks : iterable of (X_chunk, y_chunk), or callable returning one
+        Iterated once per pass (called first, if callable).
+    n_passes : int
+        The most passes to run.
+    classes : array-like or None
+        All class labels, for a classifier's ``partial_fit``.
+    stopper : Stopper, default=None
+        Decides, after each pass, whether training converged, by the rule of ``fit``'s
+        epochs (:func:`~skminibatch._trainer._converged`: the plateaus of a schedule such as
+        ``learning_rate='adaptive'`` lower the rate rather than stop). None never stops.
+
+    Returns
+    -------
+    status : {'converged', 'stopped', 'diverged', 'max_iter'}
+        How training ended, as :func:`~skminibatch._trainer.train` says it: ``stopper``
+        stopped it, a callback asked to stop (after the chunk where it asked), a chunk
+        diverged (the weights from before it are kept), or all ``n_passes`` ran.
+    """
     verbose = estimator.verbose
     last_epoch = len(getattr(estimator, "history_", ())) + n_passes  # as fit prints "Epoch 1/10"
     estimator.set_params(verbose=0)
     try:
         for _ in range(n_passes):
-            _one_pass(estimator, chunks() if callable(chunks) else chunks, classes)
-            _report(estimator.history_[-1], last_epoch, verbose)
-            if stopper is not None and stopper.should_stop(estimator.history_[-1], None):
-                return True
+            n_records = len(getattr(estimator, "history_", ()))
+            status = _one_pass(estimator, chunks() if callable(chunks) else chunks, classes)
+            history = estimator.history_
+            if len(history) > n_records:  # not when the pass's first chunk diverged
+                _report(history[-1], last_epoch, verbose)
+            if status != "max_iter":
+                return status
+            if stopper is not None:
+                config = estimator._training_config(
+                    len(estimator.coefs_) - 1, estimator.coefs_[0].dtype, incremental=True
+                )
+                if _converged(stopper, history, None, config, estimator.n_updates_):
+                    return "converged"
     finally:
         estimator.set_params(verbose=verbose)
-    return False
+    return "max_iter"
 
 
 def _one_pass(estimator, chunks, classes):
-    """partial_fit over every chunk, then the pass's records merged into one (also when a
+    """``partial_fit`` over every chunk, then the pass's records merged into one (also when a
     chunk fails or the pass is interrupted: the chunks before it were trained on).
 
     Each chunk's record is taken out of ``history_`` as soon as its ``partial_fit`` returns,
     so that every chunk of a pass sees the history of the passes completed before it: the
     epoch counter of learning-rate and batch-size schedules counts passes, as ``fit``'s counts
     epochs (the update counter, kept by the estimator, counts on across chunks).
+
+    Returns 'stopped' when a callback asked to stop after a chunk and 'diverged' when a chunk
+    diverged (the pass ends there), else 'max_iter'.
     """
     started = time.perf_counter()
     records = []
+    status = "max_iter"
     try:
-        for X_chunk, y_chunk in chunks:
+        for number, chunk in enumerate(chunks, start=1):
+            if not isinstance(chunk, tuple | list) or len(chunk) != 2:
+                items = getattr(chunk, "__len__", None)
+                raise ValueError(
+                    f"chunks must yield pairs (X_chunk, y_chunk); chunk {number} of the pass "
+                    f"is of type {type(chunk).__name__}"
+                    + (f" with {items()} items." if items is not None else ".")
+                )
             n_before = len(getattr(estimator, "history_", ()))
-            if is_classifier(estimator):
-                estimator.partial_fit(X_chunk, y_chunk, classes=classes)
-            else:
-                estimator.partial_fit(X_chunk, y_chunk)
+            # partial_fit, told the chunk's number for its divergence message.
+            status = estimator._fit(*chunk, None, incremental=True, classes=classes, chunk=number)
             records.extend(estimator.history_[n_before:])
             del estimator.history_[n_before:]
+            if status != "max_iter":
+                break
     finally:
         _merge_records(estimator, records, started)
-    if not records:
+    if not records and status == "max_iter":
         raise ValueError("chunks yielded no data.")
+    return status
 
 
 def _merge_records(estimator, records, started):
     """Append the records of a pass's chunks to ``history_`` as one record, if any, and set
-    the fitted attributes read from the history."""
+    the fitted attributes read from the history.
+
+    A key outside :data:`_MERGED_KEYS` (one that a callback added) takes the value of the
+    last record that has it.
+    """
     if not records:
         return
     n_samples = sum(record["n_samples"] for record in records)
@@ -121,6 +199,8 @@ def _merge_records(estimator, records, started):
     if all("batch_losses" in record for record in records):
         merged["batch_losses"] = [loss for record in records for loss in record["batch_losses"]]
     merged["seconds"] = time.perf_counter() - started
+    for record in records:
+        merged.update((key, value) for key, value in record.items() if key not in _MERGED_KEYS)
     estimator.history_.append(merged)
     estimator.n_iter_ = len(estimator.history_)
     estimator.loss_curve_ = estimator.history_["loss"]

@@ -135,6 +135,7 @@ def train(
     evaluate=None,
     on_epoch_begin=None,
     on_epoch_end=None,
+    chunk=None,
 ):
     """Run up to ``max_epochs`` epochs over (X, Y), appending one record per epoch to ``history``.
 
@@ -145,7 +146,14 @@ def train(
     called before each epoch and ``on_epoch_end(record)`` after each finished one; it may
     return True to stop. ``stopper`` then observes every record, that of an epoch where a
     callback stops included, and decides whether training has converged (see
-    :func:`_converged`).
+    :func:`_converged`). ``chunk``, the number of the chunk of a pass of
+    :func:`~skminibatch._streaming.train_passes` (``fit_stream``, ``fit`` on a large memmap)
+    that this call trains on, only words the divergence message: the passes stop there,
+    keeping the weights from before that chunk.
+
+    A schedule (``config.schedule``, or ``config.batch_size`` when it is one) watching
+    ``'val_loss'`` or ``'val_score'`` is refused with a ValueError before any epoch when
+    ``evaluate`` is None: no record would have the key, and the schedule would never act.
 
     Returns ``"converged"`` when ``stopper`` stopped training, ``"stopped"`` when
     ``on_epoch_end`` did, ``"diverged"`` when the loss or the weights stopped being finite (the
@@ -155,6 +163,8 @@ def train(
     divergence and on Ctrl-C (:class:`TrainingInterrupted`), as scikit-learn's MLP restores
     them on Ctrl-C, and the warning or error says so.
     """
+    if evaluate is None:
+        _check_monitored_keys(config)
     n_samples = X.shape[0]
     hyper = config.hyperparameters
     workspace_rows, status = 0, "max_iter"
@@ -237,7 +247,7 @@ def train(
             _report(record, last_epoch, config.verbose)
             stopped = on_epoch_end is not None and on_epoch_end(record)
             converged = stopper is not None and _converged(
-                stopper, record, config, state, history, learning_rates
+                stopper, history, state.theta, config, state.n_updates
             )
             if stopped or converged:
                 status = "stopped" if stopped else "converged"
@@ -259,7 +269,7 @@ def train(
         print()
     restored = None if stopper is None else stopper.restore(state.theta)
     if status == "diverged":
-        _diverged(len(history) + 1, config, batch_size, n_samples, restored, first_epoch)
+        _diverged(len(history) + 1, config, batch_size, n_samples, restored, first_epoch, chunk)
     return status
 
 
@@ -308,8 +318,8 @@ def _learning_rates(config, first_step, n_updates, epoch, history):
     return config.learning_rate * multipliers
 
 
-def _converged(stopper, record, config, state, history, learning_rates):
-    """Whether training has converged after the epoch of ``record``, the last of ``history``.
+def _converged(stopper, history, theta, config, n_updates):
+    """Whether training has converged after the epoch of the last record of ``history``.
 
     ``stopper`` observes the record whatever the answer (its best value and weights), and
     decides, unless the schedule lowers the learning rate on plateaus (it has
@@ -318,19 +328,71 @@ def _converged(stopper, record, config, state, history, learning_rates):
     count, as in scikit-learn's 'adaptive': a plateau lowers the rate instead of stopping
     training, and training stops at a plateau only when the rate cannot be lowered, being at
     most 1e-6 (scikit-learn's rule) or at the schedule's floor. ``tol=None`` never stops.
+
+    The rule of ``fit``'s epochs (:func:`train`) and of the passes of ``fit`` on a large
+    memmap (:func:`~skminibatch._streaming.train_passes`, whose records are passes).
+
+    Parameters
+    ----------
+    stopper : Stopper
+        The stopping rule on the monitored key.
+    history : list of dict
+        The records so far, the epoch just finished last.
+    theta : ndarray or None
+        The parameters at the end of the epoch, which ``stopper`` copies when they are the
+        best so far and it restores the best (None when it does not).
+    config : TrainingConfig
+        Its ``schedule`` and ``learning_rate`` (``learning_rate_init``) give the rates.
+    n_updates : int
+        The updates run so far: the step of the next update.
+
+    Returns
+    -------
+    converged : bool
+        Whether to stop training.
     """
-    stop = stopper.should_stop(record, state.theta)
+    stop = stopper.should_stop(history[-1], theta)
     ends_plateau = getattr(config.schedule, "ends_plateau", None)
     if ends_plateau is None:
         return stop
     if stopper.tol is None or not ends_plateau(history):
         return False
-    rate = learning_rates[-1]
+    # The rate of the epoch's last update (set by the epochs before it), and of the next one.
+    rate = _learning_rates(config, n_updates - 1, 1, len(history) - 1, history[:-1])[0]
     if rate <= 1e-6:
         return True
-    step = np.array([state.n_updates], dtype=np.int64)
-    next_rate = config.learning_rate * config.schedule.multipliers(step, len(history), history)[0]
-    return not next_rate < rate
+    return not _learning_rates(config, n_updates, 1, len(history), history)[0] < rate
+
+
+def _check_monitored_keys(config):
+    """Refuse a schedule watching a validation key (``'val_loss'``, ``'val_score'``) in a
+    call that records none: it would silently never act.
+
+    The schedules checked are the learning-rate schedule and a batch-size schedule, and the
+    schedules they wrap (:class:`~skminibatch.schedules.Warmup`'s); each watches its
+    ``monitor`` attribute, if it has one.
+    """
+    for name, schedule in [("learning_rate", config.schedule), ("batch_size", config.batch_size)]:
+        for key in _monitored_keys(schedule):
+            if key in ("val_loss", "val_score"):
+                raise ValueError(
+                    f"{name}={schedule!r} watches {key!r}, which this call does not record: "
+                    f"only fit validates, with early_stopping=True or validation_data "
+                    f"(partial_fit and fit_stream never do). Watch 'loss' (or 'auto') instead, "
+                    f"or fit with validation."
+                )
+
+
+def _monitored_keys(schedule):
+    """The ``monitor`` of ``schedule`` and of the schedules among its attributes, recursively
+    (objects with a ``multipliers`` or ``batch_size`` method)."""
+    keys = [getattr(schedule, "monitor", None)]
+    for value in getattr(schedule, "__dict__", {}).values():
+        if callable(getattr(value, "multipliers", None)) or callable(
+            getattr(value, "batch_size", None)
+        ):
+            keys += _monitored_keys(value)
+    return keys
 
 
 def _allocate(layer_sizes, rows, X, Y, theta):
@@ -368,23 +430,28 @@ def _report(record, last_epoch, verbose):
         print(line)
 
 
-def _diverged(epoch, config, batch_size, n_samples, restored, first_epoch):
+def _diverged(epoch, config, batch_size, n_samples, restored, first_epoch, chunk):
     """Warn that training diverged in ``epoch`` (or raise, with ``on_divergence='raise'``):
     which weights are kept (``restored`` describes the best epoch's, when early stopping put
-    them back; the call started after epoch ``first_epoch``) and what to try; a larger batch
-    only when ``batch_size``, the user's for that epoch, is not already all ``n_samples``
-    rows."""
+    them back; the call started after epoch ``first_epoch``; ``chunk``, when not None, is the
+    number of the chunk of a pass the call trained on, where the passes stop) and what to
+    try; a larger batch only when ``batch_size``, the user's for that epoch, is not already
+    all ``n_samples`` rows."""
+    where = f"epoch {epoch}" if chunk is None else f"epoch {epoch}, at chunk {chunk}"
+    before = "the call" if chunk is None else "that chunk"
     if restored:
         kept = f"early stopping keeps {restored}"
     elif epoch > first_epoch + 1:
         kept = "the weights from the end of the last finite epoch are kept"
     elif config.on_divergence == "raise":  # the estimator restores itself, as after any error
-        kept = "the estimator is left as it was before the call"
-    else:
+        kept = f"the estimator is left as it was before {before}"
+    elif chunk is None:
         kept = "the weights this call started from are kept"
+    else:
+        kept = "the weights from before that chunk are kept"
     larger_batch = f"a batch_size larger than {batch_size}, " if batch_size < n_samples else ""
     message = (
-        f"Training diverged in epoch {epoch}: the loss or the weights are no longer finite. "
+        f"Training diverged in {where}: the loss or the weights are no longer finite. "
         f"Training stopped and {kept}. Try a learning_rate_init smaller than "
         f"{config.learning_rate}, {larger_batch}clip_norm to clip the gradients, or scale the "
         f"features (for example with StandardScaler)."

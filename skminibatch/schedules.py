@@ -140,8 +140,8 @@ def _plateau_ends(history, monitor, patience, threshold):
     Each time more than ``patience`` consecutive epochs fail to improve, that epoch ends a
     plateau and the count of bad epochs starts again from zero (the best value is kept).
     Records whose value is NaN (an epoch without updates) or missing (an epoch that did not
-    validate: ``partial_fit``, or the epochs of an earlier fit without validation) are
-    skipped: they neither improve nor fail.
+    validate: the epochs of an earlier fit without validation) are skipped: they neither
+    improve nor fail.
     """
     if monitor == "auto":
         has_val_loss = len(history) > 0 and all("val_loss" in record for record in history)
@@ -602,9 +602,11 @@ class ReduceOnPlateau(_LearningRateSchedule):
     time more than ``patience`` consecutive epochs fail to improve, the learning rate is
     multiplied by ``factor`` and the count of failing epochs starts again from zero. The best
     value is the running minimum of the loss (maximum of the score) over all epochs. Records
-    whose monitored value is NaN (an epoch without updates) or missing (an epoch that did not
-    validate, such as a ``partial_fit`` epoch) are skipped. The multiplier is the same for
-    every update of the coming epoch.
+    whose monitored value is NaN (an epoch without updates) or missing (an epoch of an
+    earlier fit that did not validate) are skipped. A call that records no validation at all
+    (``partial_fit``, ``fit`` without early stopping or ``validation_data``) refuses a
+    schedule watching ``'val_loss'`` or ``'val_score'``, which would never act there. The
+    multiplier is the same for every update of the coming epoch.
 
     This is scikit-learn's MLP ``learning_rate='adaptive'`` rule, as its code runs it, with
     ``factor=0.2``, ``threshold=tol``, ``patience=n_iter_no_change`` and ``monitor='loss'``

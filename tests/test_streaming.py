@@ -12,14 +12,23 @@ from sklearn.datasets import make_blobs, make_regression
 from sklearn.exceptions import DataConversionWarning
 
 from skminibatch import (
+    DivergenceError,
+    DivergenceWarning,
     MemmapBlocks,
     MiniBatchMLPClassifier,
     MiniBatchRegressor,
+    NoiseScaleMonitor,
     _estimators,
     fit_stream,
 )
 from skminibatch._streaming import shares_file_pages
-from skminibatch.schedules import Cosine, ExponentialDecay, GrowBatchSize, StepDecay
+from skminibatch.schedules import (
+    Cosine,
+    ExponentialDecay,
+    GrowBatchSize,
+    ReduceOnPlateau,
+    StepDecay,
+)
 
 
 def test_one_pass_over_chunks_is_one_epoch_of_fit_and_records_one_entry_per_pass():
@@ -389,3 +398,236 @@ def test_fit_on_a_large_memmap_refuses_balanced_class_weights_naming_them(tmp_pa
     clf = MiniBatchMLPClassifier((4,), class_weight="balanced")
     with pytest.raises(ValueError, match=r"class_weight='balanced' \(pass the weights of"):
         clf.fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y)
+
+
+def test_chunks_that_are_not_pairs_are_refused_naming_chunks():
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+    cases = [
+        ([X], "ndarray with 10 items"),
+        ([(X, y, y)], "tuple with 3 items"),
+        ([3], "int"),
+    ]
+    for chunks, got in cases:
+        reg = MiniBatchRegressor((3,))
+        message = rf"must yield pairs \(X_chunk, y_chunk\); chunk 1 of the pass is of type {got}\."
+        with pytest.raises(ValueError, match="^chunks " + message):
+            fit_stream(reg, chunks)
+        assert not hasattr(reg, "coefs_")
+    # A bad item after good ones: the chunks before it were trained on, as in one record.
+    reg = MiniBatchRegressor((3,), random_state=0)
+    with pytest.raises(ValueError, match="chunk 2 of the pass is of type ndarray"):
+        fit_stream(reg, [(X, y), X])
+    assert reg.history_["n_samples"] == [10]
+
+
+def streaming_problem():
+    """3072 rows: three chunks (or blocks, the fewest fit reads) of 1024."""
+    X, y = make_regression(n_samples=3072, n_features=4, noise=1.0, random_state=0)
+    return X, y / y.std(), [(X[i : i + 1024], y[i : i + 1024] / y.std()) for i in (0, 1024, 2048)]
+
+
+def train_by_passes(how, estimator, n_passes, tmp_path, monkeypatch):
+    """``n_passes`` passes over the chunks of :func:`streaming_problem`: ``fit_stream``, or
+    ``fit`` on the data as a memmap larger than a block."""
+    X, y, chunks = streaming_problem()
+    if how == "fit_stream":
+        return fit_stream(estimator, chunks, n_passes=n_passes)
+    np.save(tmp_path / "X.npy", X)
+    monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
+    estimator.set_params(max_iter=n_passes)
+    return estimator.fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y)
+
+
+class StopAtCall:
+    """A callback asking to stop at its ``n``-th call, counting its calls."""
+
+    def __init__(self, n):
+        self.n = n
+        self.calls = 0
+
+    def on_epoch_end(self, estimator, record):
+        self.calls += 1
+        return self.calls == self.n
+
+
+@pytest.mark.parametrize("how", ["fit_stream", "fit on a large memmap"])
+def test_a_callback_asking_to_stop_ends_the_passes_after_that_chunk(tmp_path, monkeypatch, how):
+    """Asked at the second chunk of the second pass, training stops there: the weights are
+    those of partial_fit over chunks 1, 2, 3, 1, 2, the second pass's record covers two
+    chunks, and no convergence warning is issued (fit stopped as asked)."""
+    params = dict(hidden_layer_sizes=(5,), batch_size=64, shuffle=False, random_state=0)
+    callback = StopAtCall(5)
+    estimator = MiniBatchRegressor(callbacks=[callback], tol=1e-4, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train_by_passes(how, estimator, 4, tmp_path, monkeypatch)
+    _, _, chunks = streaming_problem()
+    reference = MiniBatchRegressor(**params)
+    for X_chunk, y_chunk in [*chunks, *chunks[:2]]:
+        reference.partial_fit(X_chunk, y_chunk)
+    for a, b in zip(
+        estimator.coefs_ + estimator.intercepts_,
+        reference.coefs_ + reference.intercepts_,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert callback.calls == 5
+    assert estimator.history_["n_samples"] == [3072, 2048] and estimator.n_iter_ == 2
+    assert estimator.n_updates_ == reference.n_updates_ == 80
+
+
+class ExplodeAtEpoch:
+    """A learning-rate schedule multiplying the rate by 1e12 in epoch ``epoch`` (0-based)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def multipliers(self, steps, epoch, history):
+        return np.full(len(steps), 1e12 if epoch == self.epoch else 1.0)
+
+
+@pytest.mark.parametrize("on_divergence", ["warn", "raise"])
+@pytest.mark.parametrize("how", ["fit_stream", "fit on a large memmap"])
+def test_a_diverging_chunk_stops_the_passes_keeping_the_weights_before_it(
+    tmp_path, monkeypatch, how, on_divergence
+):
+    """The rate explodes in the second pass, whose first chunk diverges: training stops
+    there with the weights of the first pass, those of one epoch of fit, and the message
+    says so."""
+    params = dict(
+        hidden_layer_sizes=(5,),
+        solver="sgd",
+        learning_rate=ExplodeAtEpoch(1),
+        learning_rate_init=0.01,
+        batch_size=64,
+        shuffle=False,
+        tol=None,
+        on_divergence=on_divergence,
+        random_state=0,
+    )
+    X, y, _ = streaming_problem()
+    one_epoch = MiniBatchRegressor(max_iter=1, **params).fit(X, y)
+    estimator = MiniBatchRegressor(**params)
+    if on_divergence == "warn":
+        with pytest.warns(DivergenceWarning) as caught:
+            train_by_passes(how, estimator, 3, tmp_path, monkeypatch)
+        assert [w.category for w in caught] == [DivergenceWarning]  # no ConvergenceWarning
+        message = str(caught[0].message)
+        kept = "the weights from before that chunk are kept."
+    else:
+        with pytest.raises(DivergenceError) as caught:
+            train_by_passes(how, estimator, 3, tmp_path, monkeypatch)
+        message = str(caught.value)
+        kept = "the estimator is left as it was before that chunk."
+    assert message.startswith("Training diverged in epoch 2, at chunk 1: ")
+    assert f"Training stopped and {kept}" in message
+    pairs = zip(
+        estimator.coefs_ + estimator.intercepts_,
+        one_epoch.coefs_ + one_epoch.intercepts_,
+        strict=True,
+    )
+    for a, b in pairs:
+        np.testing.assert_array_equal(a, b)
+    assert estimator.history_["n_samples"] == [3072] and estimator.n_iter_ == 1
+    assert estimator.n_updates_ == 48 and estimator.t_ == 3072
+    assert estimator.loss_curve_ == [estimator.loss_]  # a pass's loss is averaged over chunks
+    np.testing.assert_allclose(estimator.loss_curve_, one_epoch.loss_curve_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("on_divergence", ["warn", "raise"])
+def test_a_chunk_diverging_within_a_pass_keeps_the_chunks_before_it_as_the_last_record(
+    on_divergence,
+):
+    """The second chunk's features are 1e4 times larger and diverge: the passes stop, the
+    first chunk's training kept as the pass's record, whether the error is raised or not."""
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    chunks = [(X, y), (X * 1e4, y * 1e8), (X, y)]
+    params = dict(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        learning_rate_init=0.01,
+        batch_size=1,
+        on_divergence=on_divergence,
+        random_state=0,
+    )
+    reg = MiniBatchRegressor(**params)
+    message = "Training diverged in epoch 1, at chunk 2: .* Training stopped and the " + (
+        "estimator is left as it was before that chunk."
+        if on_divergence == "raise"
+        else "weights from before that chunk are kept."
+    )
+    with (
+        pytest.raises(DivergenceError, match=message)
+        if on_divergence == "raise"
+        else pytest.warns(DivergenceWarning, match=message)
+    ):
+        fit_stream(reg, chunks, n_passes=2)
+    reference = MiniBatchRegressor(**params).partial_fit(X, y)  # the first chunk only
+    np.testing.assert_array_equal(reg.coefs_[0], reference.coefs_[0])
+    assert reg.history_["n_samples"] == [40] and reg.n_iter_ == 1 and reg.t_ == 40
+    assert reg.loss_curve_ == [reg.loss_] == [reg.best_loss_]
+    np.testing.assert_allclose(reg.loss_, reference.loss_, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "learning_rate", ["adaptive", ReduceOnPlateau(patience=1, threshold=10.0)]
+)
+def test_fit_on_a_large_memmap_lowers_the_rate_on_plateaus_as_fit_does(
+    tmp_path, monkeypatch, learning_rate
+):
+    """A plateau lowers the rate instead of stopping, until the rate is at most 1e-6: the
+    epochs and rates of fit in memory (the same weights: no shuffling, whole batches).
+    Only the first epoch improves on the best by tol=10: with patience 1, a plateau ends
+    every second epoch from the third, and the rate of the epochs after it is divided by 5."""
+    params = dict(
+        hidden_layer_sizes=(5,),
+        solver="sgd",
+        learning_rate=learning_rate,
+        learning_rate_init=0.01,
+        n_iter_no_change=1,
+        tol=10.0,
+        batch_size=64,
+        shuffle=False,
+        random_state=0,
+    )
+    X, y, _ = streaming_problem()
+    in_memory = MiniBatchRegressor(max_iter=100, **params).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # it converged: no ConvergenceWarning
+        blocks = train_by_passes(
+            "fit on a large memmap", MiniBatchRegressor(**params), 100, tmp_path, monkeypatch
+        )
+    # Fit stops at the first plateau with the rate at most 1e-6: that of epochs 14 and 15,
+    # 0.01 * 0.2**6 (epochs 12 and 13 ran at 0.01 * 0.2**5 > 1e-6).
+    rates = [0.01 * 0.2 ** (max(epoch - 2, 0) // 2) for epoch in range(1, 16)]
+    np.testing.assert_allclose(in_memory.history_["learning_rate"], rates, rtol=1e-12)
+    assert in_memory.n_iter_ == 15
+    assert blocks.n_iter_ == in_memory.n_iter_
+    assert blocks.history_["learning_rate"] == in_memory.history_["learning_rate"]
+    np.testing.assert_array_equal(blocks.coefs_[0], in_memory.coefs_[0])
+
+
+def test_keys_callbacks_add_to_chunk_records_are_kept_with_the_last_chunks_value():
+    rng = np.random.RandomState(0)
+    chunks = [(rng.normal(size=(50, 3)), rng.normal(size=50)) for _ in range(3)]
+    X, y = np.vstack([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
+    class TagFirstChunk:
+        calls = 0
+
+        def on_epoch_end(self, estimator, record):
+            self.calls += 1
+            if self.calls % 3 == 1:
+                record["first_chunk_loss"] = record["loss"]
+
+    log = RecordLog()
+    callbacks = [NoiseScaleMonitor(X, y, max_samples=100), TagFirstChunk(), log]
+    reg = MiniBatchRegressor((4,), callbacks=callbacks, random_state=0)
+    fit_stream(reg, chunks, n_passes=2)
+    assert reg.history_["noise_scale"] == [
+        log.records[2]["noise_scale"],
+        log.records[5]["noise_scale"],
+    ]
+    assert reg.history_["first_chunk_loss"] == [log.records[0]["loss"], log.records[3]["loss"]]
+    assert list(reg.history_[0])[-2:] == ["noise_scale", "first_chunk_loss"]

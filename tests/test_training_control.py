@@ -20,6 +20,7 @@ from skminibatch import (
     DivergenceWarning,
     MiniBatchMLPClassifier,
     MiniBatchRegressor,
+    fit_stream,
     schedules,
 )
 from skminibatch._trainer import Stopper, TrainingInterrupted
@@ -759,6 +760,56 @@ def test_reduce_on_plateau_decides_when_fit_stops_whatever_n_iter_no_change(min_
     for reg in fits:
         np.testing.assert_allclose(reg.history_["learning_rate"], rates, rtol=1e-12)
         assert_weights_equal(reg, (fits[0].coefs_, fits[0].intercepts_))
+
+
+@pytest.mark.parametrize(
+    ("name", "schedule", "key"),
+    [
+        ("learning_rate", schedules.ReduceOnPlateau(monitor="val_loss"), "val_loss"),
+        (
+            "learning_rate",
+            schedules.Warmup(schedules.ReduceOnPlateau(monitor="val_score")),
+            "val_score",
+        ),
+        (
+            "batch_size",
+            schedules.GrowBatchSizeOnPlateau(initial=8, monitor="val_loss"),
+            "val_loss",
+        ),
+    ],
+)
+@pytest.mark.parametrize("call", ["fit", "partial_fit", "fit_stream"])
+def test_a_schedule_watching_validation_in_a_call_without_it_is_refused(name, schedule, key, call):
+    """No record of the call would have the key: the schedule would never act. Refused
+    before any epoch, the estimator left as it was; with validation data, fit takes it."""
+    X, y = linear_problem(n=60)
+    reg = sgd_regressor(max_iter=4, **{name: schedule})
+    calls = {
+        "fit": lambda: reg.fit(X, y),
+        "partial_fit": lambda: reg.partial_fit(X, y),
+        "fit_stream": lambda: fit_stream(reg, [(X[:30], y[:30]), (X[30:], y[30:])]),
+    }
+    message = f"{name}={schedule!r} watches {key!r}, which this call does not record"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        calls[call]()
+    assert not hasattr(reg, "coefs_")
+    reg.fit(X[:40], y[:40], validation_data=(X[40:], y[40:]))
+    assert reg.n_iter_ == 4 and key in reg.history_[-1]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        calls[call]()
+    assert reg.n_iter_ == len(reg.history_) == 4
+
+
+def test_a_validated_reduce_on_plateau_lowers_the_rate_on_validation_plateaus():
+    """The schedule refused without validation acts with it: scikit-learn's 'adaptive'
+    rule replayed on the validation losses recorded."""
+    X, y = linear_problem(n=100)
+    schedule = schedules.ReduceOnPlateau(patience=1, threshold=0.01, monitor="val_loss")
+    reg = sgd_regressor(learning_rate=schedule, learning_rate_init=0.05, max_iter=12)
+    reg.fit(X[:70], y[:70], validation_data=(X[70:], y[70:]))
+    rates, _ = sklearn_adaptive(reg.history_["val_loss"], 0.05, 0.01, 1)
+    np.testing.assert_allclose(reg.history_["learning_rate"], rates, rtol=1e-12)
+    assert rates[-1] < 0.05
 
 
 def test_a_schedule_class_for_an_instance_is_rejected_before_training():
