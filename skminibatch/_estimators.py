@@ -150,6 +150,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         intercepts_init=None,
         validation_data=None,
         chunk=None,
+        weight_scale=None,
     ):
         self._check_params()
         given = {"X": X, "y": y, "sample_weight": sample_weight}  # what the callbacks see
@@ -164,7 +165,10 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             self._random_state = check_random_state(self.random_state)
         y = self._set_up_targets(y, fresh, incremental, classes)
         sample_weight = _validation.check_sample_weight(
-            sample_weight, X, factors=self._class_weights(y, incremental), rescale=not incremental
+            sample_weight,
+            X,
+            factors=self._class_weights(y, incremental),
+            rescale=not incremental if weight_scale is None else weight_scale,
         )
         validation = None
         if validation_data is not None:
@@ -251,12 +255,15 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             shuffle=self.shuffle,
             random_state=self.random_state,
         )
-        classes = None
+        classes, weight_scale = None, None
         if is_classifier(self):  # all of them, for the first block's partial_fit
-            targets = _validation.check_classification_targets(np.asarray(y))
-            classes = _validation.classes_from(*targets)
+            labels, target_type = _validation.check_classification_targets(np.asarray(y))
+            classes = _validation.classes_from(labels, target_type)
+            factors = self._class_weights(labels, False, classes, target_type)
+            if factors is not None:  # the rescaling of fit in memory, over all the rows
+                weight_scale = _validation.mean_one_scale(factors)
         stopper = Stopper("loss", self.tol, self.n_iter_no_change)
-        status = train_passes(self, blocks, self.max_iter, classes, stopper)
+        status = train_passes(self, blocks, self.max_iter, classes, stopper, weight_scale)
         if status == "max_iter":
             self._warn_if_not_converged(stacklevel=5)
         return status
@@ -300,7 +307,11 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
                 )
             )
         theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, dtype)
-        if self._optimizer_solver != self.solver:  # a new optimizer, from its first step
+        fitted_solver = getattr(self, "_optimizer_solver", None)
+        if fitted_solver is None:  # pickled by an earlier build: the state's size tells
+            same_size = self._optimizer_state.size == state_slots * theta.size
+            fitted_solver = self.solver if same_size else None
+        if fitted_solver != self.solver:  # a new optimizer, from its first step
             return TrainingState(theta, np.zeros(state_slots * theta.size, dtype), 0, self.t_)
         return TrainingState(theta, self._optimizer_state.copy(), self.n_updates_, self.t_)
 
@@ -441,7 +452,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
 
         return EpochCallbacks(self, self.callbacks, **given, fitted_attributes=fitted_attributes)
 
-    def _class_weights(self, y, incremental):
+    def _class_weights(self, y, incremental, classes=None, target_type=None):
         return None
 
     def _raw_outputs(self, X):
@@ -592,7 +603,8 @@ default='glorot_uniform'
         When the loss or weights stop being finite, training stops, the weights of the last
         finite epoch are kept (with early stopping, the best epoch's), and a
         ``DivergenceWarning`` is issued or a ``DivergenceError`` raised. A ``DivergenceError``
-        in the call's first epoch leaves the estimator as it was before the call.
+        in the call's first epoch leaves the estimator as it was before the call; a warning
+        there keeps the weights the call started from (the initial ones for a new fit).
         ``fit_stream`` and ``fit`` on a large memmap stop at the chunk that diverged, keeping
         the weights from before it, and the message names the chunk.
     random_state : int, RandomState instance or None, default=None
@@ -842,13 +854,16 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
     def _score_outputs(self, proba, y, sample_weight):
         return accuracy_score(y, self._decode_outputs(proba), sample_weight=sample_weight)
 
-    def _class_weights(self, y, incremental):
+    def _class_weights(self, y, incremental, classes=None, target_type=None):
         """Each sample's class weight (the product over label columns for multilabel
         targets), looked up among ``classes_``: a chunk of ``partial_fit`` may hold any of
-        them, or only one."""
+        them, or only one. ``classes`` and ``target_type`` stand for ``classes_`` and the
+        target type before a fit sets them (``fit`` on a large memmap)."""
         given = self.class_weight
         if given is None:
             return None
+        classes_ = self.classes_ if classes is None else classes
+        target_type = self._target_type if target_type is None else target_type
         if isinstance(given, str):  # 'balanced'
             if incremental:
                 raise ValueError(
@@ -856,12 +871,12 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
                     "set, which partial_fit does not see; pass a dict of class weights instead."
                 )
             return compute_sample_weight(given, y)
-        multilabel = self._target_type == "multilabel-indicator"
+        multilabel = target_type == "multilabel-indicator"
         if isinstance(given, list) != multilabel or (multilabel and len(given) != y.shape[1]):
             raise ValueError(
                 f"class_weight must be a dict {{class: weight}} for binary and multiclass "
                 f"targets, and a list of such dicts, one per label column, for multilabel "
-                f"ones; got {reprlib.repr(given)} for {self._target_type} targets"
+                f"ones; got {reprlib.repr(given)} for {target_type} targets"
                 + (f" with {y.shape[1]} label columns." if multilabel else ".")
             )
         columns = zip(given, y.T, strict=True) if multilabel else [(given, y)]
@@ -869,7 +884,7 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
         for weights, labels in columns:
             # Keys that are not classes are ignored, as scikit-learn ignores them (a fold of a
             # cross-validation may lack a rare class).
-            classes = np.array([0, 1]) if multilabel else self.classes_
+            classes = np.array([0, 1]) if multilabel else classes_
             if not isinstance(weights, dict) or not all(
                 isinstance(w, Real) and np.isfinite(w) and w >= 0 for w in weights.values()
             ):

@@ -12,7 +12,7 @@ import time
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._trainer import _converged, _report
+from ._trainer import STREAM_KEPT, TrainingInterrupted, _converged, _report
 from ._validation import check_int
 
 # The keys of a pass's record that merge its chunks' records; any other key a chunk's record
@@ -92,7 +92,7 @@ def fit_stream(estimator, chunks, *, n_passes=1, classes=None):
     return estimator
 
 
-def train_passes(estimator, chunks, n_passes, classes, stopper=None):
+def train_passes(estimator, chunks, n_passes, classes, stopper=None, weight_scale=None):
     """Up to ``n_passes`` passes of :func:`_one_pass`, printed as epochs.
 
     Parameters
@@ -109,6 +109,10 @@ def train_passes(estimator, chunks, n_passes, classes, stopper=None):
         Decides, after each pass, whether training converged, by the rule of ``fit``'s
         epochs (:func:`~skminibatch._trainer._converged`: the plateaus of a schedule such as
         ``learning_rate='adaptive'`` lower the rate rather than stop). None never stops.
+    weight_scale : (float, float) or None, default=None
+        The :func:`~skminibatch._validation.mean_one_scale` of the class weights of all the
+        rows (``fit`` on a large memmap rescales them as ``fit`` in memory does); None takes
+        the weights as given, as ``partial_fit`` does.
 
     Returns
     -------
@@ -123,7 +127,8 @@ def train_passes(estimator, chunks, n_passes, classes, stopper=None):
     try:
         for _ in range(n_passes):
             n_records = len(getattr(estimator, "history_", ()))
-            status = _one_pass(estimator, chunks() if callable(chunks) else chunks, classes)
+            passed = chunks() if callable(chunks) else chunks
+            status = _one_pass(estimator, passed, classes, weight_scale)
             history = estimator.history_
             if len(history) > n_records:  # not when the pass's first chunk diverged
                 _report(history[-1], last_epoch, verbose)
@@ -140,7 +145,7 @@ def train_passes(estimator, chunks, n_passes, classes, stopper=None):
     return "max_iter"
 
 
-def _one_pass(estimator, chunks, classes):
+def _one_pass(estimator, chunks, classes, weight_scale=None):
     """``partial_fit`` over every chunk, then the pass's records merged into one (also when a
     chunk fails or the pass is interrupted: the chunks before it were trained on).
 
@@ -165,12 +170,26 @@ def _one_pass(estimator, chunks, classes):
                     + (f" with {items()} items." if items is not None else ".")
                 )
             n_before = len(getattr(estimator, "history_", ()))
-            # partial_fit, told the chunk's number for its divergence message.
-            status = estimator._fit(*chunk, None, incremental=True, classes=classes, chunk=number)
+            # partial_fit, told the chunk's number (for its messages) and how fit rescales.
+            status = estimator._fit(
+                *chunk,
+                None,
+                incremental=True,
+                classes=classes,
+                chunk=number,
+                weight_scale=weight_scale,
+            )
             records.extend(estimator.history_[n_before:])
             del estimator.history_[n_before:]
             if status != "max_iter":
                 break
+    except KeyboardInterrupt as interrupt:  # outside training: while reading the next chunk
+        if isinstance(interrupt, TrainingInterrupted):
+            raise
+        raise TrainingInterrupted(
+            f"Training interrupted in pass {len(estimator.history_) + 1}, before chunk "
+            f"{len(records) + 1} was trained: {STREAM_KEPT}."
+        ) from None
     finally:
         _merge_records(estimator, records, started)
     if not records and status == "max_iter":

@@ -26,6 +26,10 @@ class DivergenceError(FloatingPointError):
     """Training diverged and ``on_divergence='raise'`` was asked for."""
 
 
+# What fit_stream and fit on a large memmap keep when a chunk diverges or is interrupted.
+STREAM_KEPT = "the weights from before that chunk are kept, with the passes and chunks before it"
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """The user interrupted training (Ctrl-C); the state holds the epochs completed before."""
 
@@ -257,14 +261,16 @@ def train(
             checkpoint.restore(state, history, stopper)
         n_done = len(history) - first_epoch
         restored = None if stopper is None else stopper.restore(state.theta)
-        if not n_done:  # the estimator restores itself, as after any error
-            message = "before an epoch of this call completed: the estimator is left as it was"
+        if chunk is not None:  # a chunk of a pass: the chunks before it stay trained
+            message = f" in pass {len(history) + 1}, at chunk {chunk}: {STREAM_KEPT}"
+        elif not n_done:  # the estimator restores itself, as after any error
+            message = " before an epoch of this call completed: the estimator is left as it was"
         elif restored is None:
-            message = f"the weights after the {n_done} epoch(s) this call completed are kept"
+            message = f": the weights after the {n_done} epoch(s) this call completed are kept"
         else:
-            message = f"after the {n_done} epoch(s) this call completed: early stopping keeps"
+            message = f" after the {n_done} epoch(s) this call completed: early stopping keeps"
             message += f" {restored}"
-        raise TrainingInterrupted(f"Training interrupted {message}.") from None
+        raise TrainingInterrupted(f"Training interrupted{message}.") from None
     if config.verbose >= 2 and sys.stdout.isatty():
         print()
     restored = None if stopper is None else stopper.restore(state.theta)
@@ -327,7 +333,10 @@ def _converged(stopper, history, theta, config, n_updates):
     ``learning_rate='adaptive'``). Then the schedule's plateaus take over from the stopper's
     count, as in scikit-learn's 'adaptive': a plateau lowers the rate instead of stopping
     training, and training stops at a plateau only when the rate cannot be lowered, being at
-    most 1e-6 (scikit-learn's rule) or at the schedule's floor. ``tol=None`` never stops.
+    most 1e-6 (scikit-learn's rule) or at the schedule's floor: as the schedule's
+    ``lowers_rate(history)`` says, when it has one (a warm-up around it raises the rate while
+    the plateau lowers it), else when the next update's rate is not below the last one's.
+    ``tol=None`` never stops.
 
     The rule of ``fit``'s epochs (:func:`train`) and of the passes of ``fit`` on a large
     memmap (:func:`~skminibatch._streaming.train_passes`, whose records are passes).
@@ -357,10 +366,13 @@ def _converged(stopper, history, theta, config, n_updates):
         return stop
     if stopper.tol is None or not ends_plateau(history):
         return False
-    # The rate of the epoch's last update (set by the epochs before it), and of the next one.
+    # The rate of the epoch's last update (set by the epochs before it).
     rate = _learning_rates(config, n_updates - 1, 1, len(history) - 1, history[:-1])[0]
     if rate <= 1e-6:
         return True
+    lowers_rate = getattr(config.schedule, "lowers_rate", None)
+    if lowers_rate is not None:  # the plateau schedule's own answer, whatever wraps it
+        return not lowers_rate(history)
     return not _learning_rates(config, n_updates, 1, len(history), history)[0] < rate
 
 
@@ -448,7 +460,7 @@ def _diverged(epoch, config, batch_size, n_samples, restored, first_epoch, chunk
     elif chunk is None:
         kept = "the weights this call started from are kept"
     else:
-        kept = "the weights from before that chunk are kept"
+        kept = STREAM_KEPT
     larger_batch = f"a batch_size larger than {batch_size}, " if batch_size < n_samples else ""
     message = (
         f"Training diverged in {where}: the loss or the weights are no longer finite. "

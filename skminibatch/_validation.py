@@ -268,22 +268,30 @@ def check_sample_weight(sample_weight, X, factors=None, rescale=True):
     weights that estimates the weighted mean loss without bias, and the weights count even
     at ``batch_size=1`` (dividing each batch by its own weight sum would cancel them there).
     ``partial_fit`` takes the weights as given (``rescale=False``): rescaling each chunk would
-    cancel the weights of a one-sample chunk, or of a chunk of one class.
+    cancel the weights of a one-sample chunk, or of a chunk of one class. ``rescale`` may also
+    be the :func:`mean_one_scale` of the whole training set's weights, for ``fit`` on a large
+    memmap, which trains on its blocks as ``fit`` on the array in memory would.
     """
     if sample_weight is None and factors is None:
         return read_only(np.ones(X.shape[0]), X.dtype)
     weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if factors is not None:
         weights = weights * factors
-    if not rescale:
+    if rescale is False:
         return read_only(weights, X.dtype)
+    peak, multiplier = mean_one_scale(weights) if rescale is True else rescale
+    return read_only(weights / peak * multiplier, X.dtype)
+
+
+def mean_one_scale(weights):
+    """``(peak, multiplier)`` such that ``weights / peak * multiplier`` has mean 1: dividing by
+    the peak first, so that the sum cannot overflow."""
     peak = weights.max()
     if peak <= 0:  # scikit-learn's check refuses all-zero sample weights before
         raise ValueError(
             "sample_weight times the class weights must have a positive sum; got all zeros."
         )
-    weights = weights / peak  # first, so that the sum cannot overflow
-    return read_only(weights * (weights.size / weights.sum()), X.dtype)
+    return peak, weights.size / (weights / peak).sum()
 
 
 def regression_targets(y, dtype):

@@ -14,7 +14,8 @@ already run (dicts with keys such as ``'loss'``, ``'val_loss'``, ``'val_score'``
 counter (``per='update'``) or the epoch counter (``per='epoch'``: one value for the whole
 epoch). A schedule that lowers the rate on plateaus may also have
 ``ends_plateau(history) -> bool`` (as :class:`ReduceOnPlateau`): ``fit`` then stops at a
-plateau only when the rate cannot be lowered any more, not by its own count.
+plateau only when the rate cannot be lowered any more, not by its own count (as its
+``lowers_rate(history) -> bool`` says, if it has one).
 
 A **batch-size schedule** gives the batch size of the coming epoch::
 
@@ -495,6 +496,12 @@ class Warmup(_LearningRateSchedule):
         :class:`ReduceOnPlateau` decides when ``fit`` stops as it does alone."""
         return getattr(self.schedule, "ends_plateau", None)
 
+    @property
+    def lowers_rate(self):
+        """The wrapped schedule's ``lowers_rate`` (None when it has none): whether a plateau
+        lowers the rate is its answer, not the warm-up's, which may be raising it."""
+        return getattr(self.schedule, "lowers_rate", None)
+
     def _multipliers(self, steps, epoch, history):
         inner = Constant() if self.schedule is None else self.schedule
         base = np.asarray(inner.multipliers(steps, epoch, history), dtype=np.float64)
@@ -620,7 +627,8 @@ class ReduceOnPlateau(_LearningRateSchedule):
     In ``fit``, this schedule's plateaus replace the estimator's stopping rule, as in
     scikit-learn's 'adaptive': a plateau lowers the rate instead of stopping training, and
     training stops at a plateau (:meth:`ends_plateau`) only when the rate cannot be lowered
-    any more, being at most 1e-6 (scikit-learn's rule) or at ``min_multiplier``.
+    any more, being at most 1e-6 (scikit-learn's rule) or at ``min_multiplier``
+    (:meth:`lowers_rate`).
     ``n_iter_no_change`` then plays no part; ``tol=None`` still runs every epoch.
 
     Parameters
@@ -690,6 +698,23 @@ class ReduceOnPlateau(_LearningRateSchedule):
         self._check_params()
         ends = self._plateau_ends(history)
         return bool(ends) and ends[-1]
+
+    def lowers_rate(self, history):
+        """Whether the plateau the last epoch of ``history`` ends lowers the multiplier.
+
+        Parameters
+        ----------
+        history : list of dict
+            Records of the epochs run so far, oldest first, the last ending a plateau.
+
+        Returns
+        -------
+        lowers_rate : bool
+            False when the multiplier is already at ``min_multiplier``: training stops.
+        """
+        self._check_params()
+        before, after = (self._multipliers(np.zeros(1), 0, h)[0] for h in (history[:-1], history))
+        return after < before
 
 
 def as_schedule(

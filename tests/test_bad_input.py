@@ -896,7 +896,8 @@ def test_an_interrupted_fit_keeps_the_epochs_it_completed():
     params = dict(hidden_layer_sizes=(5,), batch_size=4, tol=None, random_state=0)
     clf = MiniBatchMLPClassifier(max_iter=3, **params).fit(X, y)
     clf.set_params(max_iter=10, callbacks=[_Interrupt(after=3)])
-    with pytest.raises(KeyboardInterrupt, match="after the 2 epoch"):
+    message = r"^Training interrupted: the weights after the 2 epoch\(s\) this call completed"
+    with pytest.raises(KeyboardInterrupt, match=message):
         clf.fit(X_other, y)
     shorter = MiniBatchMLPClassifier(max_iter=2, **params).fit(X_other, y)
     assert clf.n_features_in_ == N_FEATURES + 2 and clf.n_iter_ == 2

@@ -229,6 +229,17 @@ def test_another_solver_starts_a_new_optimizer(first, second, how):
     assert switched.n_updates_ == reference.n_updates_ == 4  # a new optimizer's steps
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_an_estimator_pickled_without_its_optimizers_solver_continues(solver):
+    """Pickles of an earlier build lack ``_optimizer_solver``: their state's size says
+    whether it is the current solver's, as it did then."""
+    fitted = MiniBatchMLPClassifier(**SMALL, solver=solver).fit(X, y)
+    old = pickle.loads(pickle.dumps(fitted))
+    del old._optimizer_solver
+    assert_same_weights(old.partial_fit(X, y), fitted.partial_fit(X, y))
+    assert old.n_updates_ == fitted.n_updates_
+
+
 class InterruptAtFirstEpochEnd:
     """Ctrl-C as the first epoch of a call ends, before it is kept."""
 

@@ -237,6 +237,38 @@ def test_a_warmed_up_reduce_on_plateau_decides_when_fit_stops_as_it_does_alone()
     assert warmed_up == alone and alone[-1] <= 1e-6 and len(set(alone)) > 3
 
 
+def test_lowers_rate_is_false_at_the_floor_and_passed_through_a_warm_up():
+    history = records([1.0, 1.0, 1.0, 1.0, 1.0])  # a plateau ends at epochs 3 and 5
+    plateau = ReduceOnPlateau(factor=0.5, patience=1, min_multiplier=0.5)
+    assert plateau.ends_plateau(history[:3]) and plateau.lowers_rate(history[:3])
+    assert plateau.ends_plateau(history) and not plateau.lowers_rate(history)  # at 0.5 already
+    assert Warmup(plateau).lowers_rate == plateau.lowers_rate
+    assert Warmup(StepDecay()).lowers_rate is None
+
+
+def test_a_plateau_during_the_warm_up_lowers_the_rate_without_stopping_fit():
+    """The warm-up raises the rate faster than the plateaus lower it: fit must not take that
+    for a rate that cannot be lowered. Every epoch after the first fails (threshold 10), so the
+    schedule alone lowers the rate every other epoch and never stops within max_iter."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4)
+    y = X @ [1.0, -2.0, 0.5, 3.0]
+    plateau = ReduceOnPlateau(factor=0.8, patience=1, threshold=10.0)
+    warm = Warmup(clone(plateau), warmup=10, per="epoch", start_multiplier=0.1)
+    params = dict(solver="sgd", learning_rate_init=0.01, max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        alone, warmed_up = (
+            MiniBatchRegressor((), learning_rate=schedule, **params).fit(X, y)
+            for schedule in (plateau, warm)
+        )
+    assert alone.n_iter_ == warmed_up.n_iter_ == 30
+    ramp = np.minimum(0.1 + 0.9 * np.arange(30) / 10, 1.0)
+    plateaus = np.maximum(np.arange(30) - 1, 0) // 2  # ended by epochs 3, 5, ... (1-based)
+    expected = 0.01 * ramp * 0.8**plateaus
+    np.testing.assert_allclose(warmed_up.history_["learning_rate"], expected, rtol=1e-12)
+
+
 def test_as_schedule_adaptive_is_sklearn_mlp_learning_rate_epoch_by_epoch():
     X, y = make_regression(60, 4, noise=20, random_state=0)
     reg = MLPRegressor(

@@ -19,6 +19,7 @@ from skminibatch import (
     MiniBatchRegressor,
     NoiseScaleMonitor,
     _estimators,
+    _streaming,
     fit_stream,
 )
 from skminibatch._streaming import shares_file_pages
@@ -307,11 +308,47 @@ def test_an_interruption_inside_a_chunk_keeps_the_chunks_before_it_as_one_record
 
     clf = MiniBatchMLPClassifier((4,), batch_size=10, random_state=0)
     clf.set_params(callbacks=[InterruptSecondChunkOfPassTwo()])
-    with pytest.raises(KeyboardInterrupt):
+    message = "in pass 2, at chunk 2: the weights from before that chunk are kept, with the"
+    with pytest.raises(KeyboardInterrupt, match=message):
         fit_stream(clf, chunks, n_passes=2, classes=[0, 1, 2])
     assert clf.history_["n_samples"] == [90, 30] and clf.history_["epoch"] == [1, 2]
     assert clf.n_iter_ == 2 and clf.n_updates_ == 12
     assert clf.loss_curve_ == clf.history_["loss"] and clf.best_loss_ == min(clf.loss_curve_)
+    reference = MiniBatchMLPClassifier((4,), batch_size=10, random_state=0)
+    for X_chunk, y_chunk in [*chunks, chunks[0]]:  # the chunks trained before the interruption
+        reference.partial_fit(X_chunk, y_chunk, classes=[0, 1, 2])
+    for a, b in zip(clf.coefs_, reference.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("how", ["fit_stream", "fit on a large memmap"])
+def test_ctrl_c_while_a_chunk_is_read_keeps_the_passes_before_it(tmp_path, monkeypatch, how):
+    """Reading a block from disk is a large share of a block-mode fit: Ctrl-C there keeps the
+    completed passes, as during training, instead of undoing the whole call."""
+    X, y = make_regression(n_samples=1024, n_features=3, random_state=0)
+    params = dict(hidden_layer_sizes=(3,), shuffle=False, max_iter=5, tol=None, random_state=0)
+    reads = []
+
+    def read_rows(array, start, stop):  # Ctrl-C at the first read of pass 3
+        reads.append(start)
+        if len(reads) == 2 * 2 + 1:  # X and y of one block per pass
+            raise KeyboardInterrupt
+        return np.asarray(array[start:stop])
+
+    monkeypatch.setattr(_streaming, "_read_rows", read_rows)
+    message = "in pass 3, before chunk 1 was trained: the weights from before that chunk"
+    estimator = MiniBatchRegressor(**params)
+    with pytest.raises(KeyboardInterrupt, match=message):
+        if how == "fit_stream":
+            fit_stream(estimator, MemmapBlocks(X, y, block_rows=1024, shuffle=False), n_passes=5)
+        else:
+            np.save(tmp_path / "X.npy", X)
+            monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
+            estimator.fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y)
+    reference = MiniBatchRegressor(**dict(params, max_iter=2)).fit(X, y)
+    assert estimator.n_iter_ == 2
+    for a, b in zip(estimator.coefs_, reference.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_memmap_blocks_read_the_data_a_copy_on_write_memmap_holds(tmp_path, monkeypatch):
@@ -371,17 +408,21 @@ def test_passes_are_printed_out_of_the_epochs_of_the_call(capsys):
     assert printed == ["Epoch 1/2", "Epoch 2/2", "Epoch 3/4", "Epoch 4/4"]
 
 
-@pytest.mark.parametrize("target", ["multilabel", "column"])
+@pytest.mark.parametrize("target", ["multilabel", "column", "class_weight"])
 def test_fit_on_a_large_memmap_takes_every_kind_of_classification_target(
     tmp_path, monkeypatch, target
 ):
     """Its first block's partial_fit needs all the classes: label columns for multilabel
-    targets, the labels of a column y. The reference: fit on the array in memory."""
+    targets, the labels of a column y; class weights are rescaled to mean 1 over all the rows,
+    as fit does (not per block, as partial_fit would not). The reference: fit on the array in
+    memory, with one block of the same rows in the same order."""
     X, labels = make_blobs(300, centers=3, random_state=0)
-    y = np.eye(3, dtype=int)[labels] if target == "multilabel" else labels[:, None]
+    y = {"multilabel": np.eye(3, dtype=int)[labels], "column": labels[:, None]}.get(target, labels)
     np.save(tmp_path / "X.npy", X)
     monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
     params = dict(hidden_layer_sizes=(4,), max_iter=2, tol=None, shuffle=False, random_state=0)
+    if target == "class_weight":
+        params["class_weight"] = {0: 5.0, 1: 15.0, 2: 2.5}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataConversionWarning)  # a column y, as in scikit-learn
         blocks = MiniBatchMLPClassifier(**params).fit(np.load(tmp_path / "X.npy", "r"), y)
@@ -513,7 +554,7 @@ def test_a_diverging_chunk_stops_the_passes_keeping_the_weights_before_it(
             train_by_passes(how, estimator, 3, tmp_path, monkeypatch)
         assert [w.category for w in caught] == [DivergenceWarning]  # no ConvergenceWarning
         message = str(caught[0].message)
-        kept = "the weights from before that chunk are kept."
+        kept = "the weights from before that chunk are kept, with the passes and chunks before it."
     else:
         with pytest.raises(DivergenceError) as caught:
             train_by_passes(how, estimator, 3, tmp_path, monkeypatch)
@@ -555,7 +596,7 @@ def test_a_chunk_diverging_within_a_pass_keeps_the_chunks_before_it_as_the_last_
     message = "Training diverged in epoch 1, at chunk 2: .* Training stopped and the " + (
         "estimator is left as it was before that chunk."
         if on_divergence == "raise"
-        else "weights from before that chunk are kept."
+        else "weights from before that chunk are kept, with the passes and chunks before it."
     )
     with (
         pytest.raises(DivergenceError, match=message)
