@@ -494,7 +494,9 @@ def run_sweep(args):
     out.mkdir(parents=True, exist_ok=True)
     table_path = out / "batch_size_sweep.csv"
     with open(table_path, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(result.configurations[0]))
+        writer = csv.DictWriter(
+            file, fieldnames=list(result.configurations[0]), lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(result.configurations)
     print(f"table: {table_path.resolve()}")

@@ -10,7 +10,6 @@ computed in the compiled backward pass.
 """
 
 from dataclasses import dataclass, field
-from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
@@ -18,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _kernels, _network, _validation
+from ._batching import epoch_batch_size
 from ._trainer import _allocate
 
 FORMULAS = (
@@ -271,7 +271,7 @@ def suggest_batch_size(estimator, X, y, *, trial_epochs=5, max_samples=20_000, r
     suggested = int(min(max(suggested, 1), n))
     lr = estimator.learning_rate_init
     if np.isfinite(noise):
-        current = _first_batch_size(estimator.batch_size, n)
+        current = epoch_batch_size(estimator.batch_size, n, clip=True, warn=False)
         lr = lr * (1 + noise / current) / (1 + noise / suggested)
     return BatchSizeAdvice(
         batch_size=suggested,
@@ -280,13 +280,3 @@ def suggest_batch_size(estimator, X, y, *, trial_epochs=5, max_samples=20_000, r
         estimate=estimate,
         trajectory=trial.history_["noise_scale"],
     )
-
-
-def _first_batch_size(batch_size, n_samples):
-    """The batch size of a fit's first epoch on ``n_samples`` rows: ``batch_size`` an int,
-    'full' or a batch-size schedule."""
-    if isinstance(batch_size, Integral):
-        return min(int(batch_size), n_samples)
-    if isinstance(batch_size, str):  # 'full'
-        return n_samples
-    return batch_size.batch_size(0, [], n_samples)

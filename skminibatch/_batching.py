@@ -9,11 +9,14 @@ from numbers import Integral
 
 import numpy as np
 
+AUTO_BATCH_SIZE = 200  # batch_size='auto' is min(200, n_samples), as in scikit-learn's MLP
+
 
 def epoch_batch_size(batch_size, n_samples, clip, epoch=0, history=(), warn=True):
     """The batch size of the coming epoch on ``n_samples`` rows.
 
-    ``batch_size`` is an int, ``'full'`` (all rows) or a batch-size schedule (an object with
+    ``batch_size`` is an int, ``'full'`` (all rows), ``'auto'`` (scikit-learn's MLP's
+    ``min(200, n_samples)``) or a batch-size schedule (an object with
     ``batch_size(epoch, history, n_samples)``, whose answer is checked). With ``clip`` (in
     ``fit``), an integer larger than ``n_samples`` is clipped to it, with a warning if
     ``warn``, as scikit-learn's MLP does. Without it (in ``partial_fit``, where a chunk smaller
@@ -31,6 +34,8 @@ def epoch_batch_size(batch_size, n_samples, clip, epoch=0, history=(), warn=True
         return min(int(size), n_samples) if clip else int(size)
     if batch_size == "full":
         return n_samples
+    if batch_size == "auto":
+        return min(AUTO_BATCH_SIZE, n_samples)
     if clip and batch_size > n_samples:
         if warn:
             warnings.warn(

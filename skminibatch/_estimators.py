@@ -524,10 +524,11 @@ default='glorot_uniform'
     dropout : float in [0, 1) or sequence of float, default=0.0
         Inverted dropout rate of the hidden layers' outputs (one rate, or one per hidden
         layer): a fresh mask for every sample, seeded by ``random_state``, off when predicting.
-    batch_size : int >= 1, 'full' or batch-size schedule, default=32
+    batch_size : int >= 1, 'full', 'auto' or batch-size schedule, default=32
         Samples per gradient update. 1 is stochastic gradient descent (n updates per epoch),
         ``'full'`` is batch gradient descent (one update per epoch), anything between is
-        mini-batch gradient descent. A value larger than the training set is clipped to it in
+        mini-batch gradient descent. ``'auto'`` is ``min(200, n_samples)``, scikit-learn's
+        MLP default (32 is Keras'). A value larger than the training set is clipped to it in
         ``fit``. A schedule of :mod:`skminibatch.schedules` (``GrowBatchSize``...) changes it
         between epochs.
     drop_last : bool, default=False

@@ -12,7 +12,7 @@ import time
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._trainer import STREAM_KEPT, TrainingInterrupted, _converged, _report
+from ._trainer import STREAM_KEPT, TrainingInterrupted, _converged, _report, stop_message
 from ._validation import check_int
 
 # The keys of a pass's record that merge its chunks' records; any other key a chunk's record
@@ -139,6 +139,8 @@ def train_passes(estimator, chunks, n_passes, classes, stopper=None, weight_scal
                     len(estimator.coefs_) - 1, estimator.coefs_[0].dtype, incremental=True
                 )
                 if _converged(stopper, history, None, config, estimator.n_updates_):
+                    if verbose:
+                        print(stop_message(stopper, config))
                     return "converged"
     finally:
         estimator.set_params(verbose=verbose)

@@ -273,6 +273,8 @@ def train(
         raise TrainingInterrupted(f"Training interrupted{message}.") from None
     if config.verbose >= 2 and sys.stdout.isatty():
         print()
+    if status == "converged" and config.verbose:
+        print(stop_message(stopper, config))
     restored = None if stopper is None else stopper.restore(state.theta)
     if status == "diverged":
         _diverged(len(history) + 1, config, batch_size, n_samples, restored, first_epoch, chunk)
@@ -422,6 +424,17 @@ def _allocate(layer_sizes, rows, X, Y, theta):
         chunk_grad=np.empty(theta.size, dtype),
     )
     return layout, workspace
+
+
+def stop_message(stopper, config):
+    """Why training converged, in scikit-learn's MLP's words, printed when ``verbose``."""
+    if getattr(config.schedule, "ends_plateau", None) is not None:
+        return "Learning rate too small (at most 1e-6, or at its schedule's floor). Stopping."
+    watched = {"loss": "Training loss", "val_loss": "Validation loss"}
+    return (
+        f"{watched.get(stopper.monitor, 'Validation score')} did not improve more than "
+        f"tol={stopper.tol:f} for {stopper.n_iter_no_change} consecutive epochs. Stopping."
+    )
 
 
 def _report(record, last_epoch, verbose):

@@ -36,7 +36,7 @@ PARAMETER_CONSTRAINTS = {
     "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
     "batch_size": [
         Interval(Integral, 1, None, closed="left"),
-        StrOptions({"full"}),
+        StrOptions({"full", "auto"}),
         HasMethods(["batch_size"]),
     ],
     "drop_last": ["boolean"],

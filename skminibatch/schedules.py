@@ -965,20 +965,20 @@ class GrowBatchSizeOnPlateau(_BatchSizeSchedule):
 
 
 def check_batch_size(batch_size):
-    """The estimators' ``batch_size`` parameter, checked: an int >= 1, ``'full'`` or a
-    batch-size schedule instance.
+    """The estimators' ``batch_size`` parameter, checked: an int >= 1, ``'full'``, ``'auto'``
+    or a batch-size schedule instance.
 
     The batch-size counterpart of :func:`as_schedule`: a schedule's parameters are checked,
     and a schedule class passed instead of an instance is rejected, before training starts.
 
     Parameters
     ----------
-    batch_size : int, 'full' or batch-size schedule
+    batch_size : int, 'full', 'auto' or batch-size schedule
         The value to check.
 
     Returns
     -------
-    batch_size : int, 'full' or batch-size schedule
+    batch_size : int, 'full', 'auto' or batch-size schedule
         ``batch_size`` itself.
 
     Raises
@@ -1003,11 +1003,11 @@ def check_batch_size(batch_size):
         if isinstance(batch_size, _BatchSizeSchedule):
             batch_size._check_params()
         return batch_size
-    is_full = isinstance(batch_size, str) and batch_size == "full"
-    if is_full or (_is_number(batch_size, Integral) and batch_size >= 1):
+    is_named = isinstance(batch_size, str) and batch_size in ("full", "auto")
+    if is_named or (_is_number(batch_size, Integral) and batch_size >= 1):
         return batch_size
     raise _ParameterError(
-        f"batch_size must be an int >= 1, 'full' or a batch-size schedule from "
+        f"batch_size must be an int >= 1, 'full', 'auto' or a batch-size schedule from "
         f"skminibatch.schedules (an object with a batch_size(epoch, history, n_samples) "
         f"method); got {batch_size!r}."
     )

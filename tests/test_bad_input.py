@@ -212,7 +212,7 @@ def test_X_without_features(kind):
         -1,
         32.0,
         0.5,
-        "auto",
+        "Auto",
         "all",
         None,
     ],

@@ -205,6 +205,7 @@ def test_sweep_on_a_classification_csv(classification_csv, tmp_path, capsys):
         ("full", "0.1"),
     ]
     assert {"val_score", "volatility", "epochs_to_target", "seconds_per_epoch"} <= set(table[0])
+    assert b"\r" not in (out / "batch_size_sweep.csv").read_bytes()  # Unix line ends, as pandas
     assert (out / "batch_size_sweep.png").read_bytes()[:8] == PNG
 
 

@@ -311,3 +311,21 @@ def test_tol_stops_on_the_training_loss_by_sklearns_rule(tol, n_iter_no_change):
     ).fit(X, y)
     assert clf.n_iter_ < 300
     assert clf.n_iter_ == sklearn_stopping_epoch(clf.loss_curve_, tol, n_iter_no_change)
+
+
+@pytest.mark.parametrize(("n_samples", "expected"), [(500, 200), (150, 150)])
+def test_auto_batch_size_is_scikit_learns_min_200_n_samples(n_samples, expected):
+    """As in scikit-learn's MLP, without a clipping warning when the data are fewer."""
+    X, y = make_blobs(n_samples, centers=3, random_state=0)
+    params = dict(hidden_layer_sizes=(4,), max_iter=2, tol=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        auto = MiniBatchMLPClassifier(batch_size="auto", **params).fit(X, y)
+    explicit = MiniBatchMLPClassifier(batch_size=expected, **params).fit(X, y)
+    assert auto.history_["batch_size"] == [expected, expected]
+    for a, b in zip(auto.coefs_, explicit.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    chunk = MiniBatchMLPClassifier(batch_size="auto", **params).partial_fit(
+        X[:50], y[:50], [0, 1, 2]
+    )
+    assert chunk.history_["batch_size"] == [50] and chunk.n_updates_ == 1

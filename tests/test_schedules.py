@@ -527,7 +527,7 @@ def test_as_schedule_rejects_a_schedule_class(schedule):
 
 def test_check_batch_size():
     schedule = GrowBatchSizeOnPlateau(initial=4)
-    for good in (1, np.int64(64), "full", schedule, GrowBatchSize()):
+    for good in (1, np.int64(64), "full", "auto", schedule, GrowBatchSize()):
         assert check_batch_size(good) is good
     with pytest.raises(
         TypeError, match=r"batch_size .* pass GrowBatchSize\(\), not GrowBatchSize"
@@ -535,7 +535,7 @@ def test_check_batch_size():
         check_batch_size(GrowBatchSize)
     with pytest.raises(ValueError, match="'initial'"):
         check_batch_size(GrowBatchSize(initial=0))
-    for bad in (0, -3, 2.0, True, "auto", None, StepDecay()):
+    for bad in (0, -3, 2.0, True, "half", None, StepDecay()):
         for error in (TypeError, ValueError):
             with pytest.raises(error, match=rf"batch_size must be .*; got {re.escape(repr(bad))}"):
                 check_batch_size(bad)

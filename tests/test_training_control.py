@@ -482,6 +482,27 @@ def test_verbose_prints_one_keras_like_line_per_epoch(capsys):
     assert " - val_loss " in lines[1] and lines[1].endswith(" s")
 
 
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({}, "Training loss did not improve more than tol=0.100000 for 2 consecutive epochs."),
+        (
+            {"early_stopping": True, "monitor": "val_score"},
+            "Validation score did not improve more than tol=0.100000 for 2 consecutive epochs.",
+        ),
+        ({"learning_rate": "adaptive", "solver": "sgd"}, "Learning rate too small"),
+    ],
+)
+def test_verbose_says_why_training_stopped_as_scikit_learn_does(capsys, params, reason):
+    X, y = make_blobs(n_samples=300, centers=3, random_state=0)
+    clf = MiniBatchMLPClassifier(
+        (5,), tol=0.1, n_iter_no_change=2, max_iter=500, verbose=1, random_state=0, **params
+    ).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert clf.n_iter_ < 500 and len(lines) == clf.n_iter_ + 1
+    assert lines[-1].startswith(reason) and lines[-1].endswith(" Stopping.")
+
+
 @pytest.mark.parametrize("activation", ["leaky_relu", "elu"])
 def test_new_activations_train(activation):
     X, y = make_blobs(n_samples=150, centers=3, random_state=0)
