@@ -646,6 +646,7 @@ class SweepResult:
                 ticks[row["_x"]] = f"\nfull ({row['_x']:g})" if full else str(row["batch_size"])
         ax.set_xscale("log")
         right.set_yscale("log")
+        right.set_ylim(*_one_two_five_span(*right.get_ylim()))  # two labelled ticks at least
         right.yaxis.set_major_formatter(FuncFormatter(_one_two_five))
         right.yaxis.set_minor_formatter(FuncFormatter(_one_two_five))
         ax.set_xticks(sorted(ticks), [ticks[t] for t in sorted(ticks)])
@@ -740,6 +741,20 @@ class SweepResult:
                 f"in this sweep."
             )
         return key
+
+
+def _one_two_five_span(low, high):
+    """Log-axis limits around ``(low, high)`` (positive) that include at least two values of
+    the 1-2-5 series (1, 2, 5, 10, 20, ...), the ticks :func:`_one_two_five` labels."""
+    exponents = range(math.floor(math.log10(low)) - 1, math.floor(math.log10(high)) + 2)
+    series = [m * 10.0**e for e in exponents for m in (1, 2, 5)]
+
+    def n_inside(lo, hi):
+        return sum(lo <= value <= hi for value in series)
+
+    while n_inside(low, high) < 2:  # at most twice: the series goes a decade below low
+        low = max(value for value in series if value < low)
+    return low, high
 
 
 def _one_two_five(value, _position):

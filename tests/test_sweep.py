@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.datasets import make_blobs, make_regression
 from sklearn.model_selection import ShuffleSplit
 from sklearn.pipeline import make_pipeline
@@ -15,6 +17,8 @@ from skminibatch import MiniBatchMLPClassifier, MiniBatchRegressor
 from skminibatch._sweep import (
     SweepResult,
     _EpochScores,
+    _one_two_five,
+    _one_two_five_span,
     batch_size_sweep,
     epochs_to_target,
     volatility,
@@ -532,3 +536,19 @@ def test_the_result_class_checks_its_own_arguments():
         SweepResult([], task="ranking")
     with pytest.raises(ValueError, match="volatility_window"):
         SweepResult([], volatility_window=2)
+
+
+@given(
+    st.floats(min_value=1e-6, max_value=1e6),
+    st.floats(min_value=1.0, max_value=1e3),
+)
+def test_the_time_axis_always_shows_two_labelled_ticks(low, ratio):
+    """The summary panel's log axis labels 1, 2 and 5 times powers of ten only: its limits
+    must hold two of them, however narrow the range of times (one label was unreadable)."""
+    high = low * ratio
+    new_low, new_high = _one_two_five_span(low, high)
+    assert new_low <= low and high <= new_high
+    powers = np.arange(math.floor(math.log10(new_low)), math.ceil(math.log10(new_high)) + 1)
+    labelled = [m * 10.0**p for p in powers for m in (1, 2, 5)]
+    shown = [v for v in labelled if new_low <= v <= new_high and _one_two_five(v, None)]
+    assert len(shown) >= 2
