@@ -7,7 +7,7 @@ No loops and no math here: the estimators validate what they are given, hand can
 import mmap
 import reprlib
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
@@ -84,8 +84,9 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
 
         The kept config is reused while it would be built the same: while the parameters
         are the objects that passed :meth:`_check_params` with it (call that first), and
-        none of those it reads can have changed in place (``dropout`` is a number and
-        ``learning_rate`` a string, not a list or a schedule object).
+        none of those it reads can have changed in place (``dropout`` is a number,
+        ``learning_rate`` a string and ``batch_size`` an int or a string, not a list or a
+        schedule object).
         """
         key = (self._loss, n_hidden, np.dtype(dtype), incremental)
         checked = self._checked_parameter_values
@@ -95,7 +96,11 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         config = _validation.training_config(
             self, self._loss, n_hidden, dtype, incremental=incremental
         )
-        if isinstance(self.dropout, Real) and isinstance(self.learning_rate, str):
+        if (
+            isinstance(self.dropout, Real)
+            and isinstance(self.learning_rate, str)
+            and isinstance(self.batch_size, Integral | str)
+        ):
             self._kept_training_config = (checked, key, config)
         return config
 

@@ -47,6 +47,9 @@ class TrainingConfig:
     record_batches: bool
     on_divergence: str  # "warn" or "raise"
     verbose: int
+    # (parameter, schedule, key) for each validation key a schedule watches: see
+    # validation_watchers, computed once with the config rather than at every call.
+    validation_watchers: tuple = ()
 
 
 @dataclass
@@ -378,23 +381,28 @@ def _converged(stopper, history, theta, config, n_updates):
     return not _learning_rates(config, n_updates, 1, len(history), history)[0] < rate
 
 
-def _check_monitored_keys(config):
-    """Refuse a schedule watching a validation key (``'val_loss'``, ``'val_score'``) in a
-    call that records none: it would silently never act.
+def validation_watchers(schedule, batch_size):
+    """``(parameter, schedule, key)`` for each validation key (``'val_loss'``,
+    ``'val_score'``) that the learning-rate schedule or a batch-size schedule watches, itself
+    or through a schedule it wraps (:class:`~skminibatch.schedules.Warmup`'s): its
+    ``monitor`` attribute, if it has one."""
+    return tuple(
+        (name, given, key)
+        for name, given in [("learning_rate", schedule), ("batch_size", batch_size)]
+        for key in _monitored_keys(given)
+        if key in ("val_loss", "val_score")
+    )
 
-    The schedules checked are the learning-rate schedule and a batch-size schedule, and the
-    schedules they wrap (:class:`~skminibatch.schedules.Warmup`'s); each watches its
-    ``monitor`` attribute, if it has one.
-    """
-    for name, schedule in [("learning_rate", config.schedule), ("batch_size", config.batch_size)]:
-        for key in _monitored_keys(schedule):
-            if key in ("val_loss", "val_score"):
-                raise ValueError(
-                    f"{name}={schedule!r} watches {key!r}, which this call does not record: "
-                    f"only fit validates, with early_stopping=True or validation_data "
-                    f"(partial_fit and fit_stream never do). Watch 'loss' (or 'auto') instead, "
-                    f"or fit with validation."
-                )
+
+def _check_monitored_keys(config):
+    """Refuse a schedule watching a validation key in a call that records none: it would
+    silently never act."""
+    for name, schedule, key in config.validation_watchers:
+        raise ValueError(
+            f"{name}={schedule!r} watches {key!r}, which this call does not record: only fit "
+            f"validates, with early_stopping=True or validation_data (partial_fit and "
+            f"fit_stream never do). Watch 'loss' (or 'auto') instead, or fit with validation."
+        )
 
 
 def _monitored_keys(schedule):

@@ -23,7 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d, validat
 
 from . import _kernels
 from ._network import WEIGHT_INITS, layer_shapes
-from ._trainer import TrainingConfig
+from ._trainer import TrainingConfig, validation_watchers
 from .schedules import as_schedule, check_batch_size
 
 PARAMETER_CONSTRAINTS = {
@@ -513,21 +513,24 @@ def training_config(estimator, loss, n_hidden, dtype, *, incremental=False):
         drop_last=bool(estimator.drop_last),
         tiny=float(np.finfo(dtype).tiny),
     )
+    schedule = as_schedule(
+        estimator.learning_rate,
+        estimator.power_t,
+        estimator.tol or 0.0,
+        n_iter_no_change=estimator.n_iter_no_change,
+        early_stopping=estimator.early_stopping and not incremental,
+        monitor=estimator.monitor,
+    )
+    batch_size = check_batch_size(estimator.batch_size)
     return TrainingConfig(
         hyperparameters=hyperparameters,
         dropout=dropout,
         learning_rate=float(estimator.learning_rate_init),
-        schedule=as_schedule(
-            estimator.learning_rate,
-            estimator.power_t,
-            estimator.tol or 0.0,
-            n_iter_no_change=estimator.n_iter_no_change,
-            early_stopping=estimator.early_stopping and not incremental,
-            monitor=estimator.monitor,
-        ),
-        batch_size=check_batch_size(estimator.batch_size),
+        schedule=schedule,
+        batch_size=batch_size,
         shuffle=bool(estimator.shuffle),
         record_batches=bool(estimator.record_batches),
         on_divergence=estimator.on_divergence,
         verbose=int(estimator.verbose),
+        validation_watchers=validation_watchers(schedule, batch_size),
     )

@@ -15,7 +15,7 @@ from sklearn.datasets import make_blobs, make_regression
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skminibatch import DivergenceError, MiniBatchMLPClassifier, MiniBatchRegressor, fit_stream
-from skminibatch.schedules import StepDecay
+from skminibatch.schedules import GrowBatchSizeOnPlateau, StepDecay
 
 X, y = make_blobs(60, centers=3, n_features=4, cluster_std=2.0, random_state=2)
 X_reg, y_reg = make_regression(60, n_features=4, noise=1.0, random_state=0)
@@ -304,6 +304,16 @@ def test_schedule_changed_in_place_takes_effect_and_is_checked():
     assert rates[1] == pytest.approx(estimator.learning_rate_init * 0.25)
     estimator.set_params(learning_rate__gamma=-2.0)
     with pytest.raises(ValueError, match=r"gamma"):
+        estimator.partial_fit(X_reg, y_reg)
+
+
+def test_a_batch_size_schedule_changed_in_place_is_checked_again():
+    """A batch-size schedule made to watch the validation loss, which partial_fit never
+    records, is refused at the next call, as a new one would be."""
+    schedule = GrowBatchSizeOnPlateau(initial=8, monitor="loss")
+    estimator = MiniBatchRegressor(**dict(SMALL, batch_size=schedule)).partial_fit(X_reg, y_reg)
+    schedule.monitor = "val_loss"
+    with pytest.raises(ValueError, match=r"batch_size=GrowBatchSizeOnPlateau\(.*'val_loss'"):
         estimator.partial_fit(X_reg, y_reg)
 
 
