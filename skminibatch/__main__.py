@@ -24,6 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from ._advisor import suggest_batch_size
+from ._batching import AUTO_BATCH_SIZE
 from ._estimators import MiniBatchMLPClassifier, MiniBatchRegressor
 from ._sweep import batch_size_sweep
 
@@ -147,6 +148,8 @@ def _cell(value, spec=".3f"):
 
 
 def _name(batch_size, n_train):
+    if batch_size == "auto":
+        batch_size = min(AUTO_BATCH_SIZE, n_train)
     if batch_size == "full" or batch_size == n_train:
         return "batch GD"
     return "stochastic GD" if batch_size == 1 else "mini-batch GD"
@@ -446,7 +449,7 @@ def run_sweep(args):
             f"--validation {args.validation:g} leaves {n_train} of the {len(X)} rows for "
             f"training; the study needs at least {MIN_TRAINING_ROWS}: lower --validation"
         )
-    batch_sizes = [b for b in args.batch_sizes if b == "full" or b <= n_train]
+    batch_sizes = [b for b in args.batch_sizes if isinstance(b, str) or b <= n_train]
     if not batch_sizes:
         raise DataError(f"every batch size is larger than the {n_train} training rows")
     estimator = tutorial_estimator(task, args.hidden, args.epochs)
@@ -535,14 +538,14 @@ def _batch_sizes(text):
     sizes = []
     for item in text.split(","):
         item = item.strip()
-        if item == "full":
-            sizes.append("full")
+        if item in ("full", "auto"):
+            sizes.append(item)
             continue
         try:
             sizes.append(_positive_int(item))
         except argparse.ArgumentTypeError:
             raise argparse.ArgumentTypeError(
-                f"{item!r} is not a batch size (an integer >= 1 or 'full')"
+                f"{item!r} is not a batch size (an integer >= 1, 'full' or 'auto')"
             ) from None
     if len(set(sizes)) != len(sizes):
         raise argparse.ArgumentTypeError(f"duplicate batch sizes in {text!r}")
@@ -695,7 +698,7 @@ def build_parser():
         "--batch-sizes",
         type=_batch_sizes,
         default=[1, 8, 32, 128, "full"],
-        help="comma-separated batch sizes, integers or 'full' (default 1,8,32,128,full); "
+        help="comma-separated batch sizes, integers, 'full' or 'auto' (default 1,8,32,128,full); "
         "sizes larger than the training set are skipped",
     )
     sweep.add_argument(

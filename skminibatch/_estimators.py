@@ -22,7 +22,14 @@ from . import _kernels, _network, _validation
 from ._callbacks import CallbackSupportMixin, EpochCallbacks, with_callbacks
 from ._history import History
 from ._streaming import MemmapBlocks, train_passes
-from ._trainer import DivergenceError, Stopper, TrainingInterrupted, TrainingState, train
+from ._trainer import (
+    INTERRUPTED_BEFORE_AN_EPOCH,
+    DivergenceError,
+    Stopper,
+    TrainingInterrupted,
+    TrainingState,
+    train,
+)
 
 BLOCK_BYTES = 2**26  # about 64 MB: the blocks fit reads a large memmap in
 # The folders where joblib puts the memmaps through which it hands arrays over 1 MB to its
@@ -140,6 +147,9 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             for items, length in zip(extended, lengths, strict=True):
                 if items is not None:
                     del items[length:]
+            if isinstance(error, TrainingInterrupted) and options.get("chunk") is None:
+                # Block-mode fit, interrupted in its first chunk, said what a chunk keeps.
+                raise TrainingInterrupted(INTERRUPTED_BEFORE_AN_EPOCH) from None
             raise
 
     @with_callbacks
@@ -263,7 +273,10 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         classes, weight_scale = None, None
         if is_classifier(self):  # all of them, for the first block's partial_fit
             labels, target_type = _validation.check_classification_targets(np.asarray(y))
-            classes = _validation.classes_from(labels, target_type)
+            if hasattr(self, "classes_"):  # a warm start: the fitted classes, as in memory
+                classes, target_type = self.classes_, self._target_type
+            else:
+                classes = _validation.classes_from(labels, target_type)
             factors = self._class_weights(labels, False, classes, target_type)
             if factors is not None:  # the rescaling of fit in memory, over all the rows
                 weight_scale = _validation.mean_one_scale(factors)

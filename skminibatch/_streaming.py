@@ -12,7 +12,13 @@ import time
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._trainer import STREAM_KEPT, TrainingInterrupted, _converged, _report, stop_message
+from ._trainer import (
+    TrainingInterrupted,
+    _converged,
+    _report,
+    interrupted_in_stream,
+    stop_message,
+)
 from ._validation import check_int
 
 # The keys of a pass's record that merge its chunks' records; any other key a chunk's record
@@ -123,28 +129,39 @@ def train_passes(estimator, chunks, n_passes, classes, stopper=None, weight_scal
     """
     verbose = estimator.verbose
     last_epoch = len(getattr(estimator, "history_", ())) + n_passes  # as fit prints "Epoch 1/10"
-    estimator.set_params(verbose=0)
+    estimator.set_params(verbose=0)  # the chunks' partial_fit: the passes are reported here
     try:
         for _ in range(n_passes):
-            n_records = len(getattr(estimator, "history_", ()))
-            passed = chunks() if callable(chunks) else chunks
-            status = _one_pass(estimator, passed, classes, weight_scale)
-            history = estimator.history_
-            if len(history) > n_records:  # not when the pass's first chunk diverged
-                _report(history[-1], last_epoch, verbose)
+            status = _report_pass(estimator, chunks, classes, weight_scale, verbose, last_epoch)
             if status != "max_iter":
                 return status
             if stopper is not None:
                 config = estimator._training_config(
                     len(estimator.coefs_) - 1, estimator.coefs_[0].dtype, incremental=True
                 )
-                if _converged(stopper, history, None, config, estimator.n_updates_):
+                if _converged(stopper, estimator.history_, None, config, estimator.n_updates_):
                     if verbose:
                         print(stop_message(stopper, config))
                     return "converged"
+    except KeyboardInterrupt as interrupt:  # between passes: the passes completed are kept
+        if isinstance(interrupt, TrainingInterrupted):
+            raise
+        history = getattr(estimator, "history_", ())
+        raise TrainingInterrupted(interrupted_in_stream(history, 1, False)) from None
     finally:
         estimator.set_params(verbose=verbose)
     return "max_iter"
+
+
+def _report_pass(estimator, chunks, classes, weight_scale, verbose, last_epoch):
+    """One pass of :func:`_one_pass` over ``chunks`` (called first, if callable), printed as
+    an epoch of ``last_epoch``; returns its status."""
+    n_records = len(getattr(estimator, "history_", ()))
+    passed = chunks() if callable(chunks) else chunks
+    status = _one_pass(estimator, passed, classes, weight_scale)
+    if len(estimator.history_) > n_records:  # not when the pass's first chunk diverged
+        _report(estimator.history_[-1], last_epoch, verbose)
+    return status
 
 
 def _one_pass(estimator, chunks, classes, weight_scale=None):
@@ -162,6 +179,7 @@ def _one_pass(estimator, chunks, classes, weight_scale=None):
     started = time.perf_counter()
     records = []
     status = "max_iter"
+    done = 0  # chunks whose partial_fit returned
     try:
         for number, chunk in enumerate(chunks, start=1):
             if not isinstance(chunk, tuple | list) or len(chunk) != 2:
@@ -183,15 +201,14 @@ def _one_pass(estimator, chunks, classes, weight_scale=None):
             )
             records.extend(estimator.history_[n_before:])
             del estimator.history_[n_before:]
+            done = number
             if status != "max_iter":
                 break
     except KeyboardInterrupt as interrupt:  # outside training: while reading the next chunk
         if isinstance(interrupt, TrainingInterrupted):
             raise
-        raise TrainingInterrupted(
-            f"Training interrupted in pass {len(estimator.history_) + 1}, before chunk "
-            f"{len(records) + 1} was trained: {STREAM_KEPT}."
-        ) from None
+        history = getattr(estimator, "history_", ())  # the chunk: being read, or checked
+        raise TrainingInterrupted(interrupted_in_stream(history, done + 1, done > 0)) from None
     finally:
         _merge_records(estimator, records, started)
     if not records and status == "max_iter":

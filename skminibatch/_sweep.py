@@ -67,7 +67,7 @@ def batch_size_sweep(
         Training data (all of it, or the part left after holding out validation data).
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Targets.
-    batch_sizes : sequence of int, 'full' or batch-size schedules, \
+    batch_sizes : sequence of int, 'full', 'auto' or batch-size schedules, \
 default=(1, 8, 32, 128, 'full')
         The batch sizes to compare, each a value of the estimator's ``batch_size``.
     validation_data : tuple (X_val, y_val), float, CV splitter or None, default=None
@@ -641,9 +641,10 @@ class SweepResult:
             right.plot(
                 x, ms, marker="s", ls="--", color=f"C{2 * k + 1}", label=f"ms per epoch{suffix}"
             )
-            for row in rows:  # 'full' on a second line: it often sits next to a large batch
-                full = row["batch_size"] == "full"
-                ticks[row["_x"]] = f"\nfull ({row['_x']:g})" if full else str(row["batch_size"])
+            for row in rows:  # 'full', 'auto' on a second line: often next to a large batch
+                size = row["batch_size"]
+                named = isinstance(size, str)
+                ticks[row["_x"]] = f"\n{size} ({row['_x']:g})" if named else str(size)
         ax.set_xscale("log")
         right.set_yscale("log")
         right.set_ylim(*_one_two_five_span(*right.get_ylim()))  # two labelled ticks at least
@@ -833,18 +834,19 @@ def _check_estimator(estimator):
 def _check_batch_sizes(batch_sizes):
     if isinstance(batch_sizes, str | numbers.Number) or not hasattr(batch_sizes, "__iter__"):
         raise ValueError(
-            f"batch_sizes must be a sequence of ints >= 1, 'full' or batch-size schedules; "
+            f"batch_sizes must be a sequence of ints >= 1, 'full', 'auto' or batch-size "
+            f"schedules; "
             f"got {batch_sizes!r}."
         )
     checked = []
     for value in batch_sizes:
         if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
             checked.append(int(value))
-        elif value == "full" or callable(getattr(value, "batch_size", None)):
+        elif value in ("full", "auto") or callable(getattr(value, "batch_size", None)):
             checked.append(value)
         else:
             raise ValueError(
-                f"batch_sizes must contain ints >= 1, 'full' or batch-size schedules; got "
+                f"batch_sizes must contain ints >= 1, 'full', 'auto' or batch-size schedules; got "
                 f"{value!r} in {batch_sizes!r}."
             )
     if not checked:

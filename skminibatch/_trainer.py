@@ -28,6 +28,17 @@ class DivergenceError(FloatingPointError):
 
 # What fit_stream and fit on a large memmap keep when a chunk diverges or is interrupted.
 STREAM_KEPT = "the weights from before that chunk are kept, with the passes and chunks before it"
+INTERRUPTED_BEFORE_AN_EPOCH = (
+    "Training interrupted before an epoch of this call completed: the estimator is left as it was."
+)
+
+
+def interrupted_in_stream(history, chunk, trained):
+    """The message of Ctrl-C at chunk ``chunk`` of the pass after the passes in ``history``
+    (``fit_stream``, ``fit`` on a large memmap); ``trained``: whether chunks of this pass
+    were trained before it."""
+    kept = STREAM_KEPT if len(history) or trained else "the estimator is left as it was"
+    return f"Training interrupted in pass {len(history) + 1}, at chunk {chunk}: {kept}."
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -265,15 +276,20 @@ def train(
         n_done = len(history) - first_epoch
         restored = None if stopper is None else stopper.restore(state.theta)
         if chunk is not None:  # a chunk of a pass: the chunks before it stay trained
-            message = f" in pass {len(history) + 1}, at chunk {chunk}: {STREAM_KEPT}"
+            message = interrupted_in_stream(history, chunk, chunk > 1)
         elif not n_done:  # the estimator restores itself, as after any error
-            message = " before an epoch of this call completed: the estimator is left as it was"
+            message = INTERRUPTED_BEFORE_AN_EPOCH
         elif restored is None:
-            message = f": the weights after the {n_done} epoch(s) this call completed are kept"
+            message = (
+                f"Training interrupted: the weights after the {n_done} epoch(s) this call "
+                f"completed are kept."
+            )
         else:
-            message = f" after the {n_done} epoch(s) this call completed: early stopping keeps"
-            message += f" {restored}"
-        raise TrainingInterrupted(f"Training interrupted{message}.") from None
+            message = (
+                f"Training interrupted after the {n_done} epoch(s) this call completed: early "
+                f"stopping keeps {restored}."
+            )
+        raise TrainingInterrupted(message) from None
     if config.verbose >= 2 and sys.stdout.isatty():
         print()
     if status == "converged" and config.verbose:
@@ -339,8 +355,9 @@ def _converged(stopper, history, theta, config, n_updates):
     count, as in scikit-learn's 'adaptive': a plateau lowers the rate instead of stopping
     training, and training stops at a plateau only when the rate cannot be lowered, being at
     most 1e-6 (scikit-learn's rule) or at the schedule's floor: as the schedule's
-    ``lowers_rate(history)`` says, when it has one (a warm-up around it raises the rate while
-    the plateau lowers it), else when the next update's rate is not below the last one's.
+    ``lowers_rate(history, learning_rate_init)`` says, when it has one (a warm-up around it
+    may raise the rate while the plateaus lower it), else when the last update's rate is at
+    most 1e-6 or the next update's is not below it.
     ``tol=None`` never stops.
 
     The rule of ``fit``'s epochs (:func:`train`) and of the passes of ``fit`` on a large
@@ -371,13 +388,13 @@ def _converged(stopper, history, theta, config, n_updates):
         return stop
     if stopper.tol is None or not ends_plateau(history):
         return False
-    # The rate of the epoch's last update (set by the epochs before it).
+    lowers_rate = getattr(config.schedule, "lowers_rate", None)
+    if lowers_rate is not None:  # the plateau schedule's own answer, whatever wraps it
+        return not lowers_rate(history, config.learning_rate)
+    # The rate of the epoch's last update (set by the epochs before it), and of the next one.
     rate = _learning_rates(config, n_updates - 1, 1, len(history) - 1, history[:-1])[0]
     if rate <= 1e-6:
         return True
-    lowers_rate = getattr(config.schedule, "lowers_rate", None)
-    if lowers_rate is not None:  # the plateau schedule's own answer, whatever wraps it
-        return not lowers_rate(history)
     return not _learning_rates(config, n_updates, 1, len(history), history)[0] < rate
 
 

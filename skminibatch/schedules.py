@@ -15,7 +15,7 @@ counter (``per='update'``) or the epoch counter (``per='epoch'``: one value for 
 epoch). A schedule that lowers the rate on plateaus may also have
 ``ends_plateau(history) -> bool`` (as :class:`ReduceOnPlateau`): ``fit`` then stops at a
 plateau only when the rate cannot be lowered any more, not by its own count (as its
-``lowers_rate(history) -> bool`` says, if it has one).
+``lowers_rate(history, learning_rate_init) -> bool`` says, if it has one).
 
 A **batch-size schedule** gives the batch size of the coming epoch::
 
@@ -699,22 +699,27 @@ class ReduceOnPlateau(_LearningRateSchedule):
         ends = self._plateau_ends(history)
         return bool(ends) and ends[-1]
 
-    def lowers_rate(self, history):
-        """Whether the plateau the last epoch of ``history`` ends lowers the multiplier.
+    def lowers_rate(self, history, learning_rate_init):
+        """Whether the plateau the last epoch of ``history`` ends lowers the learning rate.
 
         Parameters
         ----------
         history : list of dict
             Records of the epochs run so far, oldest first, the last ending a plateau.
+        learning_rate_init : float
+            The rate this schedule multiplies.
 
         Returns
         -------
         lowers_rate : bool
-            False when the multiplier is already at ``min_multiplier``: training stops.
+            False when the rate before the plateau, ``learning_rate_init`` times this
+            schedule's multiplier (not a warm-up's around it), is at most 1e-6, as in
+            scikit-learn's 'adaptive', or when the multiplier is already at
+            ``min_multiplier``: training stops.
         """
         self._check_params()
         before, after = (self._multipliers(np.zeros(1), 0, h)[0] for h in (history[:-1], history))
-        return after < before
+        return learning_rate_init * before > 1e-6 and after < before
 
 
 def as_schedule(

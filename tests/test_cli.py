@@ -85,6 +85,11 @@ def test_sweep_has_its_own_defaults():
     assert (args.epochs, args.repeats, args.n_jobs, args.seed, args.out) == (200, 1, 1, 0, ".")
 
 
+def test_batch_sizes_take_the_estimators_named_values():
+    args = parse_args(["sweep", "d.csv", "--target", "y", "--batch-sizes", "8,auto,full"])
+    assert args.batch_sizes == [8, "auto", "full"]
+
+
 def test_options_written_before_sweep_count(classification_csv, tmp_path, capsys):
     out = tmp_path / "results"
     before = ["--epochs", "2", "--repeats", "3", "--seed", "7", "--out", str(out)]

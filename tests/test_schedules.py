@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from skminibatch import MiniBatchRegressor, schedules
+from skminibatch import MiniBatchMLPClassifier, MiniBatchRegressor, schedules
 from skminibatch.schedules import (
     Constant,
     Cosine,
@@ -240,8 +240,9 @@ def test_a_warmed_up_reduce_on_plateau_decides_when_fit_stops_as_it_does_alone()
 def test_lowers_rate_is_false_at_the_floor_and_passed_through_a_warm_up():
     history = records([1.0, 1.0, 1.0, 1.0, 1.0])  # a plateau ends at epochs 3 and 5
     plateau = ReduceOnPlateau(factor=0.5, patience=1, min_multiplier=0.5)
-    assert plateau.ends_plateau(history[:3]) and plateau.lowers_rate(history[:3])
-    assert plateau.ends_plateau(history) and not plateau.lowers_rate(history)  # at 0.5 already
+    assert plateau.ends_plateau(history[:3]) and plateau.lowers_rate(history[:3], 0.1)
+    assert not plateau.lowers_rate(history[:3], 1e-6)  # scikit-learn's floor on the rate
+    assert plateau.ends_plateau(history) and not plateau.lowers_rate(history, 0.1)  # at 0.5
     assert Warmup(plateau).lowers_rate == plateau.lowers_rate
     assert Warmup(StepDecay()).lowers_rate is None
 
@@ -267,6 +268,24 @@ def test_a_plateau_during_the_warm_up_lowers_the_rate_without_stopping_fit():
     plateaus = np.maximum(np.arange(30) - 1, 0) // 2  # ended by epochs 3, 5, ... (1-based)
     expected = 0.01 * ramp * 0.8**plateaus
     np.testing.assert_allclose(warmed_up.history_["learning_rate"], expected, rtol=1e-12)
+
+
+def test_a_warm_up_from_zero_does_not_trip_the_1e_6_rule():
+    """scikit-learn stops 'adaptive' at a plateau once its rate is at most 1e-6; a warm-up
+    from 0 starts below that, and must not stop fit at the first plateau."""
+    X, y = make_classification(n_samples=300, random_state=0)
+    schedule = Warmup(ReduceOnPlateau(patience=0), warmup=1000)
+    clf = MiniBatchMLPClassifier(
+        (10,), batch_size="full", learning_rate=schedule, learning_rate_init=1e-3, max_iter=30
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.set_params(random_state=0).fit(X, y)
+    assert clf.history_["learning_rate"][0] == 0.0
+    # It stopped (the near-zero rates train nothing: every epoch ends a plateau) only once the
+    # plateau schedule's own rate was at most 1e-6: five divisions by 5, epochs 2 to 6.
+    plateau_rate = 1e-3 * schedule.schedule.multipliers([0], 0, clf.history_[:-1])[0]
+    assert clf.n_iter_ == 7 and plateau_rate == pytest.approx(1e-3 * 0.2**5)
 
 
 def test_as_schedule_adaptive_is_sklearn_mlp_learning_rate_epoch_by_epoch():

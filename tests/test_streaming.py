@@ -322,21 +322,39 @@ def test_an_interruption_inside_a_chunk_keeps_the_chunks_before_it_as_one_record
 
 
 @pytest.mark.parametrize("how", ["fit_stream", "fit on a large memmap"])
-def test_ctrl_c_while_a_chunk_is_read_keeps_the_passes_before_it(tmp_path, monkeypatch, how):
-    """Reading a block from disk is a large share of a block-mode fit: Ctrl-C there keeps the
-    completed passes, as during training, instead of undoing the whole call."""
+@pytest.mark.parametrize(
+    ("where", "n_passes_kept", "message"),
+    [
+        ("first read", 0, ": the estimator is left as it was.$"),
+        ("read in pass 3", 2, "in pass 3, at chunk 1: the weights from before that chunk"),
+        ("between passes 2 and 3", 2, "in pass 3, at chunk 1: the weights from before that"),
+    ],
+)
+def test_ctrl_c_outside_training_keeps_the_passes_before_it(
+    tmp_path, monkeypatch, how, where, n_passes_kept, message
+):
+    """Reading a block from disk is a large share of a block-mode fit: Ctrl-C there, or
+    between passes (here while a pass is printed), keeps the completed passes, as during
+    training, instead of undoing the whole call; before any, nothing is trained. The
+    reference: fit in memory for as many epochs (one block, no shuffling: the same batches)."""
     X, y = make_regression(n_samples=1024, n_features=3, random_state=0)
     params = dict(hidden_layer_sizes=(3,), shuffle=False, max_iter=5, tol=None, random_state=0)
-    reads = []
+    calls = []
 
-    def read_rows(array, start, stop):  # Ctrl-C at the first read of pass 3
-        reads.append(start)
-        if len(reads) == 2 * 2 + 1:  # X and y of one block per pass
-            raise KeyboardInterrupt
-        return np.asarray(array[start:stop])
+    def interrupt_at(call, function):  # Ctrl-C at the given call of function
+        def interrupted(*args):
+            calls.append(function.__name__)
+            if calls.count(function.__name__) == call:
+                raise KeyboardInterrupt
+            return function(*args)
 
-    monkeypatch.setattr(_streaming, "_read_rows", read_rows)
-    message = "in pass 3, before chunk 1 was trained: the weights from before that chunk"
+        return interrupted
+
+    if where == "between passes 2 and 3":
+        monkeypatch.setattr(_streaming, "_report", interrupt_at(2, _streaming._report))
+    else:  # X and y of one block per pass
+        call = 1 if where == "first read" else 2 * 2 + 1
+        monkeypatch.setattr(_streaming, "_read_rows", interrupt_at(call, _streaming._read_rows))
     estimator = MiniBatchRegressor(**params)
     with pytest.raises(KeyboardInterrupt, match=message):
         if how == "fit_stream":
@@ -345,8 +363,11 @@ def test_ctrl_c_while_a_chunk_is_read_keeps_the_passes_before_it(tmp_path, monke
             np.save(tmp_path / "X.npy", X)
             monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
             estimator.fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y)
-    reference = MiniBatchRegressor(**dict(params, max_iter=2)).fit(X, y)
-    assert estimator.n_iter_ == 2
+    if not n_passes_kept:
+        assert not hasattr(estimator, "coefs_") and not hasattr(estimator, "history_")
+        return
+    reference = MiniBatchRegressor(**dict(params, max_iter=n_passes_kept)).fit(X, y)
+    assert estimator.n_iter_ == n_passes_kept
     for a, b in zip(estimator.coefs_, reference.coefs_, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -672,3 +693,27 @@ def test_keys_callbacks_add_to_chunk_records_are_kept_with_the_last_chunks_value
     ]
     assert reg.history_["first_chunk_loss"] == [log.records[0]["loss"], log.records[3]["loss"]]
     assert list(reg.history_[0])[-2:] == ["noise_scale", "first_chunk_loss"]
+
+
+def test_a_warm_started_fit_on_a_large_memmap_keeps_the_fitted_classes(tmp_path, monkeypatch):
+    """Data of fewer classes than the fitted ones: the blocks train against the fitted
+    classes (and their class weights), as a warm-started fit in memory does."""
+    X, y = make_blobs(300, centers=3, random_state=0)
+    two = y < 2
+    np.save(tmp_path / "X.npy", X[two])
+    params = dict(
+        hidden_layer_sizes=(4,),
+        max_iter=2,
+        tol=None,
+        shuffle=False,
+        warm_start=True,
+        class_weight={0: 2.0, 1: 1.0, 2: 3.0},
+        random_state=0,
+    )
+    in_memory, blocks = (MiniBatchMLPClassifier(**params).fit(X, y) for _ in range(2))
+    in_memory.fit(X[two], y[two])
+    monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
+    blocks.fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y[two])
+    assert blocks.classes_.tolist() == [0, 1, 2] and blocks.n_iter_ == 4
+    for a, b in zip(blocks.coefs_, in_memory.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)

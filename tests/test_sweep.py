@@ -470,6 +470,20 @@ def test_plot_writes_a_png_with_one_shared_y_axis(grid, tmp_path):
     assert loss_figure.axes[0].get_ylabel() == "loss"
 
 
+def test_auto_batch_size_is_swept_and_drawn_at_its_size(blobs, tmp_path):
+    X, y, X_val, y_val = blobs  # 100 training rows: 'auto' is min(200, 100), one update
+    result = batch_size_sweep(
+        classifier(), X, y, batch_sizes=[8, "auto"], validation_data=(X_val, y_val)
+    )
+    assert [row["batch_size"] for row in result.configurations] == [8, "auto"]
+    assert [row["updates_per_epoch"] for row in result.configurations] == [13, 1]
+    assert result.histories("auto")[0][0]["batch_size"] == 100
+    pytest.importorskip("matplotlib")
+    figure = result.plot(tmp_path / "auto.png")
+    (summary,) = [ax for ax in figure.axes if ax.get_title().startswith("Final score")]
+    assert [label.get_text() for label in summary.get_xticklabels()] == ["8", "\nauto (100)"]
+
+
 def test_plot_without_matplotlib_names_the_extra(grid, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
