@@ -187,14 +187,9 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         )
         validation = None
         if validation_data is not None:
-            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-                items = getattr(validation_data, "__len__", None)
-                raise ValueError(
-                    f"validation_data must be a pair (X_val, y_val); got a "
-                    f"{type(validation_data).__name__}"
-                    + (f" of {items()} items." if items is not None else ".")
-                )
-            X_val, y_val = validation_data
+            X_val, y_val = _validation.check_pair(
+                validation_data, "validation_data must be a pair (X_val, y_val)"
+            )
             X_val, y_val = _validation.check_X_y(self, X_val, y_val, reset=False, dtype=X.dtype)
             validation = (X_val, y_val, None)
         elif self.early_stopping and not incremental:

@@ -19,7 +19,7 @@ from ._trainer import (
     interrupted_in_stream,
     stop_message,
 )
-from ._validation import check_int
+from ._validation import check_int, check_pair
 
 # The keys of a pass's record that merge its chunks' records; any other key a chunk's record
 # has (one that a callback added) is the last such chunk's value.
@@ -182,13 +182,8 @@ def _one_pass(estimator, chunks, classes, weight_scale=None):
     done = 0  # chunks whose partial_fit returned
     try:
         for number, chunk in enumerate(chunks, start=1):
-            if not isinstance(chunk, tuple | list) or len(chunk) != 2:
-                items = getattr(chunk, "__len__", None)
-                raise ValueError(
-                    f"chunks must yield pairs (X_chunk, y_chunk); chunk {number} of the pass "
-                    f"is of type {type(chunk).__name__}"
-                    + (f" with {items()} items." if items is not None else ".")
-                )
+            what = f"chunks must yield pairs (X_chunk, y_chunk): chunk {number} of the pass"
+            check_pair(chunk, f"{what} is not one")
             n_before = len(getattr(estimator, "history_", ()))
             # partial_fit, told the chunk's number (for its messages) and how fit rescales.
             status = estimator._fit(

@@ -92,6 +92,19 @@ def check_int(value, name, minimum):
     return int(value)
 
 
+def check_pair(value, description):
+    """``value``, or a ValueError if it is not a pair (a tuple or list of two items):
+    ``description`` says what it must be, naming the parameter ("validation_data must be a
+    pair (X_val, y_val)"), and the error adds what it is."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        items = getattr(value, "__len__", None)
+        raise ValueError(
+            f"{description}; got a {type(value).__name__}"
+            + (f" of {items()} items." if items is not None else ".")
+        )
+    return value
+
+
 def n_samples(X):
     """The number of rows of X: an array, a sparse matrix, a DataFrame or a list of rows."""
     return X.shape[0] if hasattr(X, "shape") else len(X)

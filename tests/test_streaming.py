@@ -465,19 +465,19 @@ def test_fit_on_a_large_memmap_refuses_balanced_class_weights_naming_them(tmp_pa
 def test_chunks_that_are_not_pairs_are_refused_naming_chunks():
     X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
     cases = [
-        ([X], "ndarray with 10 items"),
-        ([(X, y, y)], "tuple with 3 items"),
+        ([X], "ndarray of 10 items"),
+        ([(X, y, y)], "tuple of 3 items"),
         ([3], "int"),
     ]
     for chunks, got in cases:
         reg = MiniBatchRegressor((3,))
-        message = rf"must yield pairs \(X_chunk, y_chunk\); chunk 1 of the pass is of type {got}\."
-        with pytest.raises(ValueError, match="^chunks " + message):
+        message = r"^chunks must yield pairs \(X_chunk, y_chunk\): chunk 1 of the pass is not one"
+        with pytest.raises(ValueError, match=rf"{message}; got a {got}\.$"):
             fit_stream(reg, chunks)
         assert not hasattr(reg, "coefs_")
     # A bad item after good ones: the chunks before it were trained on, as in one record.
     reg = MiniBatchRegressor((3,), random_state=0)
-    with pytest.raises(ValueError, match="chunk 2 of the pass is of type ndarray"):
+    with pytest.raises(ValueError, match="chunk 2 of the pass is not one; got a ndarray"):
         fit_stream(reg, [(X, y), X])
     assert reg.history_["n_samples"] == [10]
 
