@@ -4,10 +4,11 @@ All randomness of training after initialisation lives here: the trainer asks for
 row order (and dropout seed), and the compiled epoch cuts the order into consecutive batches.
 """
 
-import warnings
 from numbers import Integral
 
 import numpy as np
+
+from . import _warnings
 
 AUTO_BATCH_SIZE = 200  # batch_size='auto' is min(200, n_samples), as in scikit-learn's MLP
 
@@ -38,11 +39,10 @@ def epoch_batch_size(batch_size, n_samples, clip, epoch=0, history=(), warn=True
         return min(AUTO_BATCH_SIZE, n_samples)
     if clip and batch_size > n_samples:
         if warn:
-            warnings.warn(
+            _warnings.warn(
                 f"Got batch_size={batch_size} larger than the number of samples ({n_samples}); "
                 f"it is clipped to {n_samples}, which is batch gradient descent.",
                 UserWarning,
-                stacklevel=7,
             )
         return n_samples
     return int(batch_size)

@@ -6,7 +6,6 @@ No loops and no math here: the estimators validate what they are given, hand can
 
 import mmap
 import reprlib
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
-from . import _kernels, _network, _validation
+from . import _kernels, _network, _validation, _warnings
 from ._callbacks import CallbackSupportMixin, EpochCallbacks, with_callbacks
 from ._history import History
 from ._streaming import MemmapBlocks, train_passes
@@ -234,7 +233,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             raise
         self._store_state(state, layer_sizes, n_earlier_records)
         if status == "max_iter" and not incremental:
-            self._warn_if_not_converged(stacklevel=6)
+            self._warn_if_not_converged()
         callbacks.on_fit_end()
         return status
 
@@ -278,18 +277,17 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         stopper = Stopper("loss", self.tol, self.n_iter_no_change)
         status = train_passes(self, blocks, self.max_iter, classes, stopper, weight_scale)
         if status == "max_iter":
-            self._warn_if_not_converged(stacklevel=5)
+            self._warn_if_not_converged()
         return status
 
-    def _warn_if_not_converged(self, stacklevel):
+    def _warn_if_not_converged(self):
         """scikit-learn's ConvergenceWarning when ``max_iter`` epochs ran without the stopping
         rule firing, unless ``tol=None`` asked for every epoch."""
         if self.tol is not None:
-            warnings.warn(
+            _warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
                 f"optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=stacklevel,
             )
 
     def _initial_state(self, fresh, given_init, coefs_init, intercepts_init, layer_sizes, dtype):

@@ -207,7 +207,13 @@ def _one_pass(estimator, chunks, classes, weight_scale=None):
     finally:
         _merge_records(estimator, records, started)
     if not records and status == "max_iter":
-        raise ValueError("chunks yielded no data.")
+        if not done:
+            raise ValueError("chunks yielded no data.")
+        raise ValueError(
+            f"No chunk of the pass was trained on: each of the {done} had fewer samples than "
+            f"batch_size={estimator.batch_size!r}, and drop_last=True drops a partial batch. "
+            f"Pass larger chunks, or drop_last=False to train on them."
+        )
     return status
 
 

@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, check_random_state
 
+from . import _warnings
 from ._trainer import DivergenceWarning
 from ._validation import check_int, n_samples
 
@@ -195,6 +196,8 @@ default=(1, 8, 32, 128, 'full')
     runs = []
     started = time.perf_counter()
     for run in outputs:
+        for message in run.pop("warnings"):
+            _warnings.warn(message, type(message))
         runs.append(run)
         if progress is not None and run["repeat"] == n_repeats - 1:  # a configuration's last
             progress(SweepResult(runs[-n_repeats:], **summary).configurations[0])
@@ -339,14 +342,7 @@ def _fit_one(estimator, X_train, y_train, X_val, y_val, batch_size, learning_rat
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DivergenceWarning)
         estimator.fit(X_train, y_train)
-    diverged = False
-    for warning in caught:
-        if issubclass(warning.category, DivergenceWarning):
-            diverged = True
-        else:
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
+    diverged = any(issubclass(warning.category, DivergenceWarning) for warning in caught)
     train_score = scores.evaluate(estimator, X_train, y_train)[1]
     val_loss, val_score = scores.evaluate(estimator, X_val, y_val)
     return {
@@ -356,6 +352,8 @@ def _fit_one(estimator, X_train, y_train, X_val, y_val, batch_size, learning_rat
         "random_state": seed,
         "history": [dict(record) for record in estimator.history_],
         "diverged": diverged,
+        # issued again by batch_size_sweep, at its caller's line (from worker processes too)
+        "warnings": [w.message for w in caught if not issubclass(w.category, DivergenceWarning)],
         "train_score": train_score,
         "val_loss": val_loss,
         "val_score": val_score,

@@ -8,12 +8,11 @@ canonical arrays and a :class:`TrainingConfig` and updates the parameter vector 
 import reprlib
 import sys
 import time
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _warnings
 from ._batching import dropout_seed, epoch_batch_size, epoch_order, updates_per_epoch
 from .schedules import Constant
 
@@ -166,8 +165,9 @@ def train(
     callback stops included, and decides whether training has converged (see
     :func:`_converged`). ``chunk``, the number of the chunk of a pass of
     :func:`~skminibatch._streaming.train_passes` (``fit_stream``, ``fit`` on a large memmap)
-    that this call trains on, only words the divergence message: the passes stop there,
-    keeping the weights from before that chunk.
+    that this call trains on, only words the messages: of divergence (the passes stop there,
+    keeping the weights from before that chunk) and of a chunk smaller than a batch that
+    ``drop_last`` drops.
 
     A schedule (``config.schedule``, or ``config.batch_size`` when it is one) watching
     ``'val_loss'`` or ``'val_score'`` is refused with a ValueError before any epoch when
@@ -204,12 +204,14 @@ def train(
                 layout, workspace = _allocate(layer_sizes, workspace_rows, X, Y, state.theta)
             n_updates = updates_per_epoch(n_samples, batch_size, hyper.drop_last, hyper.accumulate)
             if not n_updates:  # only partial_fit: fit clips the batch size to the data
-                warnings.warn(
-                    f"partial_fit got {n_samples} samples, fewer than batch_size={batch_size}, "
-                    f"and drop_last=True drops that partial batch: nothing was trained and no "
-                    f"epoch recorded. Pass larger chunks, or drop_last=False to train on them.",
+                got, lost = "partial_fit got", "nothing was trained and no epoch recorded"
+                if chunk is not None:
+                    got, lost = f"Chunk {chunk} of pass {epoch + 1} has", "it was skipped"
+                _warnings.warn(
+                    f"{got} {n_samples} samples, fewer than batch_size={batch_size}, and "
+                    f"drop_last=True drops that partial batch: {lost}. Pass larger chunks, or "
+                    f"drop_last=False to train on them.",
                     UserWarning,
-                    stacklevel=6,
                 )
                 break
             # A larger batch size is one partial batch of every row: the same for the kernels (as
@@ -508,4 +510,4 @@ def _diverged(epoch, config, batch_size, n_samples, restored, first_epoch, chunk
     )
     if config.on_divergence == "raise":
         raise DivergenceError(message)
-    warnings.warn(message, DivergenceWarning, stacklevel=7)
+    _warnings.warn(message, DivergenceWarning)

@@ -17,6 +17,7 @@ from skminibatch import (
     DivergenceWarning,
     MiniBatchMLPClassifier,
     MiniBatchRegressor,
+    fit_stream,
 )
 
 N_SAMPLES, N_FEATURES = 20, 3
@@ -274,6 +275,20 @@ def test_partial_fit_on_a_chunk_that_drop_last_drops_warns_and_trains_nothing():
     with pytest.warns(UserWarning, match=r"5 samples, fewer than batch_size=8.*drop_last"):
         run(estimator, "partial_fit", X[:5], y[:5])
     _assert_same_state(estimator, before)
+
+
+def test_fit_stream_names_the_chunks_that_drop_last_drops():
+    X, y = data("regressor")
+    estimator = make("regressor", batch_size=8, drop_last=True)
+    with pytest.warns(UserWarning, match=r"^Chunk 2 of pass 1 has 5 samples, fewer than batch"):
+        fit_stream(estimator, [(X, y), (X[:5], y[:5])])
+    assert estimator.history_[-1]["n_samples"] == N_SAMPLES // 8 * 8
+    small = make("regressor", batch_size=8, drop_last=True)
+    with (
+        pytest.warns(UserWarning, match=r"^Chunk [12] of pass 1 has 5 samples"),
+        pytest.raises(ValueError, match=r"^No chunk of the pass was trained on: each of the 2 "),
+    ):
+        fit_stream(small, [(X[:5], y[:5])] * 2)
 
 
 class _BadSchedule(BaseEstimator):

@@ -20,6 +20,7 @@ from skminibatch import (
     DivergenceWarning,
     MiniBatchMLPClassifier,
     MiniBatchRegressor,
+    batch_size_sweep,
     fit_stream,
     schedules,
 )
@@ -541,6 +542,17 @@ def test_warnings_point_at_the_callers_line(tmp_path):
         lambda: MiniBatchRegressor((), max_iter=1).fit(X, y),
         lambda: sgd_regressor(learning_rate_init=1e8, batch_size=1).fit(X * 1e3, y * 1e6),
         lambda: MiniBatchRegressor((), max_iter=1).fit(X_on_disk, y),
+        # deeper in the package: fit_stream's chunks, a sweep's fits
+        lambda: fit_stream(
+            MiniBatchRegressor((), batch_size=10, drop_last=True), [(X, y), (X[:5], y[:5])]
+        ),
+        lambda: fit_stream(
+            sgd_regressor(learning_rate_init=1e8, batch_size=1), [(X * 1e3, y * 1e6)]
+        ),
+        lambda: batch_size_sweep(MiniBatchRegressor((), max_iter=1), X, y, batch_sizes=[4]),
+        lambda: batch_size_sweep(  # from worker processes
+            MiniBatchRegressor((), max_iter=1), X, y, batch_sizes=[4, 8], n_jobs=2
+        ),
     ]
     for call in calls:
         with pytest.warns(Warning) as caught:
