@@ -178,11 +178,13 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         if fresh:
             self._random_state = check_random_state(self.random_state)
         y = self._set_up_targets(y, fresh, incremental, classes)
+        hold_out = validation_data is None and self.early_stopping and not incremental
         sample_weight = _validation.check_sample_weight(
             sample_weight,
             X,
             factors=self._class_weights(y, incremental),
-            rescale=not incremental if weight_scale is None else weight_scale,
+            # a hold-out rescales the weights of the rows left for training
+            rescale=not (incremental or hold_out) if weight_scale is None else weight_scale,
         )
         validation = None
         if validation_data is not None:
@@ -191,7 +193,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             )
             X_val, y_val = _validation.check_X_y(self, X_val, y_val, reset=False, dtype=X.dtype)
             validation = (X_val, y_val, None)
-        elif self.early_stopping and not incremental:
+        elif hold_out:
             X, y, sample_weight, validation = self._hold_out(X, y, sample_weight)
         Y = self._encode_targets(y, X.dtype)
         layer_sizes = _network.make_layer_sizes(X.shape[1], hidden_layer_sizes, Y.shape[1])
@@ -389,7 +391,9 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
 
     def _hold_out(self, X, y, sample_weight):
         """Split off ``validation_fraction`` of the rows: shuffled by ``random_state``,
-        stratified for classes (never the last rows, as Keras' ``validation_split`` takes)."""
+        stratified for classes (never the last rows, as Keras' ``validation_split`` takes).
+        The weights of the rows left for training are rescaled to mean 1, as ``fit`` rescales
+        those of all rows without a hold-out."""
         stratify = (
             y if is_classifier(self) and self._target_type != "multilabel-indicator" else None
         )
@@ -414,10 +418,11 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
                 f"The validation set is too small: validation_fraction={self.validation_fraction}"
                 f" of {n_samples} samples holds out {X_val.shape[0]}. {advice}"
             )
+        peak, multiplier = _validation.mean_one_scale(weights)
         return (
             _validation.canonical_rows(X, X.dtype),
             y,
-            _validation.read_only(weights, weights.dtype),
+            _validation.read_only(weights / peak * multiplier, weights.dtype),
             (_validation.canonical_rows(X_val, X_val.dtype), y_val, weights_val),
         )
 
@@ -595,7 +600,9 @@ default='glorot_uniform'
         ``random_state``, stratified for classifiers; or ``validation_data`` given to ``fit``),
         stop on ``monitor`` and restore the weights of the best epoch, however training ends
         (convergence, a callback, divergence, Ctrl-C). Fewer than 2 held-out rows is an
-        error, as in scikit-learn.
+        error, as in scikit-learn. Held-out rows keep their sample and class weights: the
+        validation loss is their weighted mean loss, as the training loss is that of the rows
+        left, whose weights ``fit`` rescales to mean 1 among them.
     validation_fraction : float in (0, 1), default=0.1
         Share of the training data held out for early stopping.
     monitor : {'val_loss', 'val_score'}, default='val_loss'
@@ -695,7 +702,8 @@ _FIT_DOC = """Train for up to ``max_iter`` epochs on (X, y).
             Initial weights and biases, shaped like ``coefs_`` and ``intercepts_``.
         validation_data : tuple (X_val, y_val), default=None
             Data to validate on after every epoch (recorded in ``history_``; watched by early
-            stopping instead of a held-out share of X).
+            stopping instead of a held-out share of X). Unweighted: ``class_weight`` weighs
+            the training loss only, as Keras' does.
 
         Returns
         -------

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sklearn.base import is_classifier
 from sklearn.datasets import make_blobs, make_classification, make_regression
 from sklearn.metrics import recall_score
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, train_test_split
 
 from skminibatch import (
     DivergenceError,
@@ -255,6 +255,29 @@ def test_early_stopping_validates_on_a_shuffled_split_not_the_tail():
     keras_like = MiniBatchRegressor(**{**params, "early_stopping": False, "max_iter": 60})
     keras_like.fit(X[:-tail], y[:-tail], validation_data=(X[-tail:], y[-tail:]))
     assert min(keras_like.history_["val_loss"]) > 5 * results["sorted"][0]
+
+
+@pytest.mark.parametrize("batch_size", [1, 5, "full"])
+def test_early_stopping_trains_on_its_rows_as_fit_on_them_alone(batch_size):
+    """The hold-out rows leave; the rows left are weighted as ``fit`` weighs a training set
+    (rescaled to mean 1 among them), whatever weight the held-out rows carried."""
+    X, y = linear_problem(n=40)
+    weights = np.ones(40)
+    weights[:4] = 50.0  # heavy rows: rescaled over all 40 rows, the training rows' mean is not 1
+    rng = np.random.RandomState(1)  # given weights: the split draws from random_state first
+    init = dict(
+        coefs_init=[rng.normal(size=(3, 4)), rng.normal(size=(4, 1))],
+        intercepts_init=[np.zeros(4), np.zeros(1)],
+    )
+    params = dict(batch_size=batch_size, max_iter=3, tol=None, shuffle=False, random_state=0)
+    held = sgd_regressor(**params, early_stopping=True, validation_fraction=0.25)
+    held.fit(X, y, sample_weight=weights, **init)
+    X_train, _, y_train, _, w_train, _ = train_test_split(
+        X, y, weights, test_size=0.25, random_state=np.random.RandomState(0)
+    )
+    alone = sgd_regressor(**params).fit(X_train, y_train, sample_weight=w_train, **init)
+    np.testing.assert_allclose(held.loss_curve_, alone.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(held.coefs_[0], alone.coefs_[0], rtol=1e-12)
 
 
 def test_early_stopping_restores_the_best_weights_and_records_validation():
