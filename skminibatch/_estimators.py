@@ -188,11 +188,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         )
         validation = None
         if validation_data is not None:
-            X_val, y_val = _validation.check_pair(
-                validation_data, "validation_data must be a pair (X_val, y_val)"
-            )
-            X_val, y_val = _validation.check_X_y(self, X_val, y_val, reset=False, dtype=X.dtype)
-            validation = (X_val, y_val, None)
+            validation = self._validation_set(validation_data, X.dtype)
         elif hold_out:
             X, y, sample_weight, validation = self._hold_out(X, y, sample_weight)
         Y = self._encode_targets(y, X.dtype)
@@ -388,6 +384,26 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         self.validation_scores_ = scores if validating else None
         self.best_validation_score_ = best_score if validating else None
         return lowest_loss
+
+    def _validation_set(self, validation_data, dtype):
+        """``(X_val, y_val, weights_val)`` checked, from ``fit``'s ``validation_data``: a pair
+        ``(X_val, y_val)``, or a triple with the validation rows' sample weights, as Keras
+        takes."""
+        weights_val = None
+        if isinstance(validation_data, tuple | list) and len(validation_data) == 3:
+            *validation_data, weights_val = validation_data
+        X_val, y_val = _validation.check_pair(
+            validation_data,
+            "validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, "
+            "sample_weight_val)",
+        )
+        X_val, y_val = _validation.check_X_y(self, X_val, y_val, reset=False, dtype=dtype)
+        if weights_val is not None:
+            try:
+                weights_val = _validation.check_sample_weight(weights_val, X_val)
+            except ValueError as error:
+                raise ValueError(f"validation_data's sample_weight_val: {error}") from error
+        return X_val, y_val, weights_val
 
     def _hold_out(self, X, y, sample_weight):
         """Split off ``validation_fraction`` of the rows: shuffled by ``random_state``,
@@ -700,10 +716,10 @@ _FIT_DOC = """Train for up to ``max_iter`` epochs on (X, y).
             weight, so a batch's gradient estimates that of the weighted mean loss.
         coefs_init, intercepts_init : list of ndarray, default=None
             Initial weights and biases, shaped like ``coefs_`` and ``intercepts_``.
-        validation_data : tuple (X_val, y_val), default=None
+        validation_data : tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), default=None
             Data to validate on after every epoch (recorded in ``history_``; watched by early
-            stopping instead of a held-out share of X). Unweighted: ``class_weight`` weighs
-            the training loss only, as Keras' does.
+            stopping instead of a held-out share of X), weighted by ``sample_weight_val`` if
+            given, as in Keras; ``class_weight`` weighs the training loss only, as Keras' does.
 
         Returns
         -------

@@ -879,12 +879,28 @@ def test_a_call_that_raises_leaves_the_fitted_estimator_as_it_was(case):
         clf.predict(X_other)
 
 
-@pytest.mark.parametrize("given", ["triple", "array", "number"])
-def test_validation_data_that_is_not_a_pair(given):
+@pytest.mark.parametrize("given", ["four items", "array", "number"])
+def test_validation_data_that_is_not_a_pair_or_a_triple(given):
     X, y = data("classifier")
-    validation_data = {"triple": (X, y, None), "array": X, "number": 5}[given]
-    with pytest.raises(ValueError, match=r"validation_data must be a pair \(X_val, y_val\)"):
+    validation_data = {"four items": (X, y, None, None), "array": X, "number": 5}[given]
+    with pytest.raises(
+        ValueError, match=r"validation_data must be a pair \(X_val, y_val\) or a triple"
+    ):
         make("classifier").fit(X, y, validation_data=validation_data)
+
+
+@pytest.mark.parametrize(
+    "weights, problem",
+    [
+        ([1.0, 2.0], r"expected \(20,\)"),
+        ([-1.0] * N_SAMPLES, "Negative values"),
+        ([0.0] * N_SAMPLES, "at least one non-zero"),
+    ],
+)
+def test_validation_weights_that_are_wrong_are_named(weights, problem):
+    X, y = data("classifier")
+    with pytest.raises(ValueError, match=rf"^validation_data's sample_weight_val: .*{problem}"):
+        make("classifier").fit(X, y, validation_data=(X, y, weights))
 
 
 def test_partial_fit_on_a_changed_network_says_how_to_start_anew():

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.base import is_classifier
 from sklearn.datasets import make_blobs, make_classification, make_regression
-from sklearn.metrics import recall_score
+from sklearn.metrics import accuracy_score, log_loss, recall_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 
 from skminibatch import (
@@ -318,6 +318,22 @@ def test_validation_data_is_recorded_without_early_stopping():
     expected = 0.5 * np.mean((reg.predict(X[150:]) - y[150:]) ** 2)
     penalty = 0.5 * reg.alpha * sum(np.sum(c**2) for c in reg.coefs_)
     np.testing.assert_allclose(last["val_loss"], expected + penalty, rtol=1e-10)
+
+
+def test_validation_data_with_sample_weights_as_keras_takes_them():
+    X, y = make_classification(n_samples=200, n_informative=4, flip_y=0.2, random_state=0)
+    X_val, y_val = X[150:], y[150:]
+    w_val = np.random.RandomState(0).uniform(0, 3, size=50)
+    w_val[:10] = 0.0
+    clf = MiniBatchMLPClassifier((8,), alpha=0.0, max_iter=3, tol=None, random_state=0)
+    clf.set_params(class_weight={0: 5.0})  # weighs training only
+    clf.fit(X[:150], y[:150], validation_data=(X_val, y_val, w_val))
+    last = clf.history_[-1]
+    proba = clf.predict_proba(X_val)
+    np.testing.assert_allclose(last["val_loss"], log_loss(y_val, proba, sample_weight=w_val))
+    weighted = accuracy_score(y_val, clf.predict(X_val), sample_weight=w_val)
+    assert np.isclose(last["val_score"], weighted, rtol=1e-12)
+    assert not np.isclose(weighted, accuracy_score(y_val, clf.predict(X_val)))
 
 
 def test_validation_data_after_a_warm_start_without_it():
