@@ -126,6 +126,13 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         scikit-learn's MLP restores them). In the first epoch of the call they restore the
         estimator like any error: a fitted model is not replaced by untrained weights.
         """
+        if incremental and self.early_stopping:
+            caller = "partial_fit" if options.get("chunk") is None else "fit_stream"
+            raise ValueError(
+                f"{caller} does not support early_stopping=True, as scikit-learn's MLP does "
+                f"not: it trains on the data it is given and holds none out. Set "
+                f"early_stopping=False, or use fit."
+            )
         attributes = dict(vars(self))
         # What a call extends in place: the history, and the curves kept to be extended.
         extended = [getattr(self, "history_", None), *getattr(self, "_kept_curves", ())[:2]]
@@ -227,9 +234,9 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
                 chunk=chunk,
             )
         except (DivergenceError, TrainingInterrupted):  # the last complete epoch is in state
-            self._store_state(state, layer_sizes, n_earlier_records)
+            self._store_state(state, layer_sizes, n_earlier_records, stopper)
             raise
-        self._store_state(state, layer_sizes, n_earlier_records)
+        self._store_state(state, layer_sizes, n_earlier_records, stopper)
         if status == "max_iter" and not incremental:
             self._warn_if_not_converged()
         callbacks.on_fit_end()
@@ -324,9 +331,11 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             return TrainingState(theta, np.zeros(state_slots * theta.size, dtype), 0, self.t_)
         return TrainingState(theta, self._optimizer_state.copy(), self.n_updates_, self.t_)
 
-    def _store_state(self, state, layer_sizes, n_earlier_records):
+    def _store_state(self, state, layer_sizes, n_earlier_records, stopper=None):
         """Fitted attributes from the training state and history (all copies, no views);
-        ``history_`` held ``n_earlier_records`` records before this call."""
+        ``history_`` held ``n_earlier_records`` records before this call; ``stopper``, the
+        call's :class:`~skminibatch._trainer.Stopper`, tells which epoch's weights early
+        stopping kept."""
         self.coefs_, self.intercepts_ = _network.unpack(state.theta, layer_sizes)
         self._optimizer_state = state.optimizer_state
         self._optimizer_solver = self.solver  # the solver whose state that is
@@ -338,6 +347,11 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         lowest_loss = self._store_curves(n_earlier_records)
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
         self.best_loss_ = None if self.early_stopping else lowest_loss
+        kept = None if stopper is None or not stopper.restore_best else stopper.best_epoch
+        if kept is not None and self.best_validation_score_ is not None:
+            # the score of the weights kept, as in scikit-learn's MLP (not the highest score
+            # when early stopping watched the validation loss)
+            self.best_validation_score_ = self.history_[kept - 1]["val_score"]
 
     def _store_curves(self, n_earlier_records):
         """Set ``loss_curve_``, ``validation_scores_`` and ``best_validation_score_`` from
@@ -618,7 +632,9 @@ default='glorot_uniform'
         (convergence, a callback, divergence, Ctrl-C). Fewer than 2 held-out rows is an
         error, as in scikit-learn. Held-out rows keep their sample and class weights: the
         validation loss is their weighted mean loss, as the training loss is that of the rows
-        left, whose weights ``fit`` rescales to mean 1 among them.
+        left, whose weights ``fit`` rescales to mean 1 among them. ``fit`` only:
+        ``partial_fit`` and ``fit_stream`` refuse it, as scikit-learn's MLP's ``partial_fit``
+        does.
     validation_fraction : float in (0, 1), default=0.1
         Share of the training data held out for early stopping.
     monitor : {'val_loss', 'val_score'}, default='val_loss'
@@ -685,7 +701,9 @@ _ATTRIBUTES_DOC = """
     validation_scores_ : list of float or None
         Validation score of each validated epoch, when the last epoch was validated.
     best_validation_score_ : float or None
-        Best validation score, when validating.
+        When validating, the validation score of the epoch whose weights early stopping kept
+        (with ``monitor='val_loss'``, that of the lowest validation loss), as in
+        scikit-learn's MLP; without early stopping, the highest validation score.
     history_ : History
         One record per epoch with its ``epoch``, ``loss``, ``batch_size``, ``n_updates``,
         ``n_samples`` (rows trained on), ``learning_rate`` and ``seconds`` (and ``val_loss``,

@@ -277,6 +277,17 @@ def test_partial_fit_on_a_chunk_that_drop_last_drops_warns_and_trains_nothing():
     _assert_same_state(estimator, before)
 
 
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_partial_fit_refuses_early_stopping_as_scikit_learn_does(kind):
+    X, y = data(kind)
+    estimator = make(kind).fit(X, y)
+    before = _fitted_state(estimator)
+    estimator.set_params(early_stopping=True)
+    with pytest.raises(ValueError, match=r"^partial_fit does not support early_stopping=True"):
+        run(estimator, "partial_fit", X, y)
+    _assert_same_state(estimator, before)
+
+
 def test_fit_stream_names_the_chunks_that_drop_last_drops():
     X, y = data("regressor")
     estimator = make("regressor", batch_size=8, drop_last=True)

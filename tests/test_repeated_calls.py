@@ -332,7 +332,7 @@ def test_loss_curve_and_best_loss_follow_the_history():
         assert estimator.n_iter_ == len(estimator.history_)
     # Each call appends to the same list, as scikit-learn's MLP does.
     assert all(curve is estimator.loss_curve_ for curve in curves)
-    estimator.set_params(early_stopping=True).partial_fit(X_reg, y_reg)
+    estimator.set_params(warm_start=True, early_stopping=True, max_iter=2).fit(X_reg, y_reg)
     assert estimator.best_loss_ is None
     estimator.set_params(early_stopping=False).partial_fit(X_reg, y_reg)
     assert estimator.best_loss_ == min(estimator.history_["loss"])

@@ -291,7 +291,9 @@ def test_best_loss_is_the_lowest_pass_loss_or_none_with_early_stopping():
     assert reg.best_loss_ == min(reg.loss_curve_)
     assert reg.best_loss_ > 2 * min(r["loss"] for r in log.records)
     stopping = MiniBatchRegressor((5,), early_stopping=True, random_state=0)
-    assert fit_stream(stopping, chunks, n_passes=2).best_loss_ is None
+    with pytest.raises(ValueError, match=r"^fit_stream does not support early_stopping=True"):
+        fit_stream(stopping, chunks, n_passes=2)
+    assert not hasattr(stopping, "coefs_")
 
 
 def test_an_interruption_inside_a_chunk_keeps_the_chunks_before_it_as_one_record():
