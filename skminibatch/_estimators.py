@@ -34,6 +34,8 @@ BLOCK_BYTES = 2**26  # about 64 MB: the blocks fit reads a large memmap in
 # The folders where joblib puts the memmaps through which it hands arrays over 1 MB to its
 # worker processes (GridSearchCV(n_jobs=2), VotingClassifier(n_jobs=2), ...).
 JOBLIB_MEMMAP_FOLDER = "joblib_memmapping_folder_"
+# out_activation_ by the loss (scikit-learn's names); regression losses are "identity"
+OUT_ACTIVATIONS = {"softmax_log_loss": "softmax", "logistic_log_loss": "logistic"}
 
 
 def reads_in_blocks(X):
@@ -344,6 +346,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         self.n_iter_ = len(self.history_)
         self.n_layers_ = len(layer_sizes)
         self.n_outputs_ = int(layer_sizes[-1])
+        self.out_activation_ = OUT_ACTIVATIONS.get(self._loss, "identity")
         lowest_loss = self._store_curves(n_earlier_records)
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
         self.best_loss_ = None if self.early_stopping else lowest_loss
@@ -715,7 +718,10 @@ _ATTRIBUTES_DOC = """
     n_layers_ : int
         Layers, input and output included.
     n_outputs_ : int
-        Output units."""
+        Output units.
+    out_activation_ : str
+        The output's activation, as scikit-learn's MLP names it: 'softmax' (multiclass),
+        'logistic' (binary, multilabel) or 'identity' (regression)."""
 
 _FIT_DOC = """Train for up to ``max_iter`` epochs on (X, y).
 

@@ -4,6 +4,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.datasets import make_blobs, make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -240,6 +243,30 @@ def test_classifier_binary_multiclass_and_multilabel_targets():
     Y = np.c_[y == 0, y == 1, y != 1].astype(int)
     multilabel = MiniBatchMLPClassifier((10,), max_iter=200, random_state=0).fit(X, Y)
     assert multilabel.predict(X).shape == (150, 3) and multilabel.score(X, Y) > 0.8
+
+
+def test_fitted_attributes_as_scikit_learns_mlp_sets_them():
+    """n_layers_, n_outputs_ and out_activation_ against MLPClassifier / MLPRegressor's."""
+    X, y = make_blobs(n_samples=60, centers=3, random_state=0)
+    targets = {
+        "multiclass": y,
+        "binary": y > 0,
+        "multilabel": np.c_[y == 0, y == 1],
+        "regression": X[:, 0],
+        "two outputs": X,
+    }
+    for name, target in targets.items():
+        ours = (
+            MiniBatchRegressor if name in ("regression", "two outputs") else MiniBatchMLPClassifier
+        )
+        theirs = MLPRegressor if ours is MiniBatchRegressor else MLPClassifier
+        fitted = ours((4, 3), max_iter=2, tol=None, random_state=0).fit(X, target)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reference = theirs(hidden_layer_sizes=(4, 3), max_iter=2, random_state=0)
+            reference.fit(X, target)
+        for attribute in ("n_layers_", "n_outputs_", "out_activation_"):
+            assert getattr(fitted, attribute) == getattr(reference, attribute), (name, attribute)
 
 
 def test_the_issue_example_grid_search_over_batch_size_in_a_pipeline():
