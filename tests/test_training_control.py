@@ -323,6 +323,26 @@ def test_best_validation_score_is_that_of_the_weights_kept_by_the_validation_los
     assert clf.validation_scores_ == records["val_score"]
 
 
+def test_history_reads_as_skorchs_history():
+    X, y = linear_problem(n=40)
+    reg = MiniBatchRegressor((4,), batch_size=10, max_iter=2, tol=None, random_state=0).fit(X, y)
+    reg.set_params(warm_start=True).fit(X[:30], y[:30], validation_data=(X[30:], y[30:]))
+    history = reg.history_
+    assert history[-1, "loss"] == history[-1]["loss"] == reg.loss_
+    assert history[:, "loss"] == [record["loss"] for record in history] == reg.loss_curve_
+    # epochs without the key are skipped, as skorch skips them
+    assert history[:, "val_loss"] == [history[2]["val_loss"], history[3]["val_loss"]]
+    assert history[1:, ("epoch", "val_loss")] == [
+        (3, history[2]["val_loss"]),
+        (4, history[3]["val_loss"]),
+    ]
+    for missing in [(0, "val_loss"), (slice(None), "nope"), (slice(None, 2), "val_loss")]:
+        with pytest.raises(KeyError, match="was not found in history"):
+            history[missing]
+    with pytest.raises(KeyError):  # a bare key needs it in every record
+        history["val_loss"]
+
+
 def test_validation_data_is_recorded_without_early_stopping():
     X, y = make_regression(n_samples=200, n_features=4, random_state=0)
     y = y / y.std()
