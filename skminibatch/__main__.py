@@ -15,6 +15,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -239,13 +240,20 @@ def _say(message):
     print(message, file=sys.stderr, flush=True)
 
 
+class OutputError(OSError):
+    """A result file that could not be written (after the results were printed): reported in
+    one line, exit status 1."""
+
+
 def _save_figure(result, path):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         figure = result.plot(path, dpi=110)
     except ImportError as error:
         print(f"figure not written: {error}", file=sys.stderr)
         return None
+    except OSError as error:
+        raise OutputError(f"figure not written to {path}: {error.strerror or error}") from error
     del figure
     return Path(path).resolve()
 
@@ -494,14 +502,17 @@ def run_sweep(args):
     seeded = estimator.set_params(random_state=args.seed)
     print(_suggestion_line(suggest_batch_size(seeded, X_train, y_train)))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     table_path = out / "batch_size_sweep.csv"
-    with open(table_path, "w", newline="") as file:
-        writer = csv.DictWriter(
-            file, fieldnames=list(result.configurations[0]), lineterminator="\n"
-        )
-        writer.writeheader()
-        writer.writerows(result.configurations)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(table_path, "w", newline="") as file:
+            writer = csv.DictWriter(
+                file, fieldnames=list(result.configurations[0]), lineterminator="\n"
+            )
+            writer.writeheader()
+            writer.writerows(result.configurations)
+    except OSError as error:
+        raise OutputError(f"table not written to {table_path}: {error.strerror}") from error
     print(f"table: {table_path.resolve()}")
     figure = _save_figure(result, out / "batch_size_sweep.png")
     if figure is not None:
@@ -808,21 +819,30 @@ def _figure_formats():
 
 
 def _check_directory(usage_error, directory):
-    """Call ``usage_error`` unless ``directory`` (a Path) is, or can be made, a directory."""
+    """Call ``usage_error`` unless ``directory`` (a Path) is, or can be made, a directory
+    where files can be written: before training, not when the results are to be saved."""
     existing = next(path for path in (directory, *directory.parents) if path.exists())
     if not existing.is_dir():
         usage_error(f"argument --out: {str(existing)!r} is a file, not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        usage_error(f"argument --out: cannot write in {str(existing)!r}: {error.strerror}")
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.command != "sweep":
-        return run_tutorial(args)
     try:
+        if args.command != "sweep":
+            return run_tutorial(args)
         return run_sweep(args)
     except DataError as error:
         print(f"python -m skminibatch sweep: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OutputError as error:
+        print(f"python -m skminibatch: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

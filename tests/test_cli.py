@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs, make_regression
 
+import skminibatch.__main__ as cli
 from skminibatch.__main__ import DataError, main, parse_args, read_csv, target_values
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -105,6 +106,28 @@ def test_options_written_before_sweep_count(classification_csv, tmp_path, capsys
     assert (args.epochs, args.repeats) == (3, 1)
 
 
+@pytest.mark.parametrize("command", ["study", "sweep"])
+def test_results_that_cannot_be_saved_after_all_are_one_line_errors(
+    classification_csv, monkeypatch, capsys, command
+):
+    """If --out passed the check but writing fails (it became unwritable meanwhile), the
+    results already printed stay, and the error is one line with exit status 1."""
+    monkeypatch.setattr(cli, "_check_directory", lambda usage_error, directory: None)
+    sweep = ["sweep", str(classification_csv), "--target", "species", "--out", "/proc/results"]
+    argv = (
+        sweep + list(QUICK_STUDY) if command == "sweep" else [*QUICK_STUDY, "--out", "/proc/s.png"]
+    )
+    assert main(argv) == 1
+    printed = capsys.readouterr()
+    assert "batch size" in printed.out.lower() and "Traceback" not in printed.err
+    written = (
+        "table not written to /proc/results/batch_size_sweep.csv"
+        if command == "sweep"
+        else ("figure not written to /proc/s.png")
+    )
+    assert printed.err.splitlines()[-1].startswith(f"python -m skminibatch: error: {written}: ")
+
+
 def test_a_figure_name_without_suffix_gets_png_and_the_real_path_is_printed(tmp_path, capsys):
     assert main([*QUICK_STUDY, "--out", str(tmp_path / "study")]) == 0
     figure = tmp_path / "study.png"
@@ -175,6 +198,9 @@ def test_bad_out_paths_and_target_scores_are_usage_errors(classification_csv, tm
             f"argument --out: '{tmp_path / 'new_directory'}/' names a directory",
         ),
         ([*sweep, "--target-score", "nan"], "argument --target-score: must be a finite number"),
+        # Linux's /proc exists and takes no files: refused before training, not after
+        ([*sweep, "--out", "/proc/results"], "argument --out: cannot write in '/proc'"),
+        ([*QUICK_STUDY, "--out", "/proc/study.png"], "argument --out: cannot write in '/proc'"),
     ]
     for argv, message in cases:
         assert message in _usage_error(argv, capsys)
