@@ -227,8 +227,10 @@ def suggest_batch_size(estimator, X, y, *, trial_epochs=5, max_samples=20_000, r
 
     Parameters
     ----------
-    estimator : MiniBatchMLPClassifier or MiniBatchRegressor
-        Not modified: a clone is trained.
+    estimator : MiniBatchMLPClassifier, MiniBatchRegressor or Pipeline
+        Not modified: a clone is trained. A Pipeline's steps before the last (such as a
+        ``StandardScaler``) are fitted on X and y, and its last step is advised on their
+        output.
     X, y : array-like
         Training data.
     trial_epochs : int >= 1, default=5
@@ -259,6 +261,9 @@ def suggest_batch_size(estimator, X, y, *, trial_epochs=5, max_samples=20_000, r
     trial_epochs = _validation.check_int(trial_epochs, "trial_epochs", minimum=1)
     max_samples = _validation.check_int(max_samples, "max_samples", minimum=2)
     rng = check_random_state(random_state)
+    estimator, steps = _validation.split_pipeline(estimator, X, y)
+    if steps is not None:
+        X = steps.transform(X)
     monitor = NoiseScaleMonitor(X, y, max_samples=min(max_samples, 2048))
     trial = clone(estimator).set_params(max_iter=trial_epochs, tol=None, callbacks=[monitor])
     if estimator.random_state is None:

@@ -17,12 +17,11 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, check_random_state
 
 from . import _warnings
 from ._trainer import DivergenceWarning
-from ._validation import check_int, n_samples
+from ._validation import check_int, check_ours, n_samples, split_pipeline
 
 __all__ = ["SweepResult", "batch_size_sweep"]
 
@@ -168,7 +167,9 @@ default=(1, 8, 32, 128, 'full')
     rng = check_random_state(random_state)
 
     X_train, y_train, X_val, y_val = _split(estimator, X, y, validation_data, rng)
-    estimator, X_train, X_val = _preprocess(estimator, X_train, y_train, X_val)
+    estimator, steps = split_pipeline(estimator, X_train, y_train)  # fitted once
+    if steps is not None:
+        X_train, X_val = steps.transform(X_train), steps.transform(X_val)
     if learning_rates is None:
         learning_rates = [float(estimator.get_params()["learning_rate_init"])]
     seeds = _repeat_seeds(random_state, rng, n_repeats)
@@ -814,15 +815,7 @@ def epochs_to_target(val_scores, target_score):
 
 
 def _check_estimator(estimator):
-    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
-    params = final.get_params(deep=False) if hasattr(final, "get_params") else {}
-    needed = ("batch_size", "learning_rate_init", "callbacks", "random_state")
-    if not all(name in params for name in needed):
-        raise ValueError(
-            "estimator must be a MiniBatchMLPClassifier or MiniBatchRegressor (or a Pipeline "
-            f"ending in one); got {estimator!r}."
-        )
-    if params.get("early_stopping"):
+    if check_ours(estimator).early_stopping:
         raise ValueError(
             "estimator has early_stopping=True: batch_size_sweep measures every configuration "
             "on its own validation data; set early_stopping=False."
@@ -957,16 +950,6 @@ def _split(estimator, X, y, validation_data, rng):
                 f"validation_data has classes the training data lacks: {unseen.tolist()!r}."
             )
     return X_train, y_train, X_val, y_val
-
-
-def _preprocess(estimator, X_train, y_train, X_val):
-    """A Pipeline's steps before the last, fitted once on the training data."""
-    if not isinstance(estimator, Pipeline):
-        return estimator, X_train, X_val
-    if len(estimator.steps) == 1:
-        return estimator[-1], X_train, X_val
-    steps = clone(estimator[:-1]).fit(X_train, y_train)
-    return estimator[-1], steps.transform(X_train), steps.transform(X_val)
 
 
 def _repeat_seeds(random_state, rng, n_repeats):

@@ -12,6 +12,8 @@ from operator import attrgetter, is_
 
 import numpy as np
 from scipy.sparse import issparse
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -103,6 +105,30 @@ def check_pair(value, description):
             + (f" of {items()} items." if items is not None else ".")
         )
     return value
+
+
+def check_ours(estimator):
+    """The final estimator of ``estimator``: a MiniBatchMLPClassifier or MiniBatchRegressor,
+    or a Pipeline ending in one (else a ValueError)."""
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    params = final.get_params(deep=False) if hasattr(final, "get_params") else {}
+    needed = ("batch_size", "learning_rate_init", "callbacks", "random_state")
+    if not all(name in params for name in needed):
+        raise ValueError(
+            "estimator must be a MiniBatchMLPClassifier or MiniBatchRegressor (or a Pipeline "
+            f"ending in one); got {estimator!r}."
+        )
+    return final
+
+
+def split_pipeline(estimator, X, y):
+    """``(final, steps)``: a Pipeline's last step and a clone of the steps before it fitted
+    on (X, y), whose ``transform`` prepares data for the last step; ``(estimator, None)`` for
+    an estimator or a Pipeline of one step (a ValueError unless the last step is ours)."""
+    final = check_ours(estimator)
+    if not isinstance(estimator, Pipeline) or len(estimator.steps) == 1:
+        return final, None
+    return final, clone(estimator[:-1]).fit(X, y)
 
 
 def n_samples(X):

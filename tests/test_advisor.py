@@ -5,6 +5,9 @@ import pytest
 from scipy.sparse import csr_matrix
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skminibatch import (
     MiniBatchMLPClassifier,
@@ -220,6 +223,18 @@ def test_suggest_batch_size_takes_sparse_rows_and_gives_the_dense_advice():
     dense = suggest_batch_size(clf, X, y, trial_epochs=2)
     assert sparse.batch_size == dense.batch_size
     np.testing.assert_allclose(sparse.noise_scale, dense.noise_scale, rtol=1e-6)
+
+
+def test_suggest_batch_size_takes_a_pipeline_as_batch_size_sweep_does():
+    X, y = make_blobs(n_samples=300, centers=3, random_state=0)
+    X = X * [100.0, 0.01]
+    clf = MiniBatchMLPClassifier((8,), random_state=0)
+    piped = suggest_batch_size(make_pipeline(StandardScaler(), clf), X, y, trial_epochs=2)
+    scaled = suggest_batch_size(clf, StandardScaler().fit_transform(X), y, trial_epochs=2)
+    assert piped.batch_size == scaled.batch_size and piped.noise_scale == scaled.noise_scale
+    for wrong in [LogisticRegression(), make_pipeline(StandardScaler(), LogisticRegression())]:
+        with pytest.raises(ValueError, match=r"^estimator must be a MiniBatchMLPClassifier or"):
+            suggest_batch_size(wrong, X, y)
 
 
 def test_the_learning_rate_is_rescaled_from_a_schedules_first_batch_size():
