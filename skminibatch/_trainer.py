@@ -264,7 +264,7 @@ def train(
                 record["batch_losses"] = batch_losses.tolist()
             record["seconds"] = time.perf_counter() - started
             history.append(record)
-            _report(record, last_epoch, config.verbose)
+            _report(record, None if incremental else last_epoch, config.verbose)
             stopped = on_epoch_end is not None and on_epoch_end(record)
             converged = stopper is not None and _converged(
                 stopper, history, state.theta, config, state.n_updates
@@ -465,17 +465,19 @@ def stop_message(stopper, config):
 
 
 def _report(record, last_epoch, verbose):
-    """One line per epoch, as Keras prints it; a bar redrawn in place at verbose=2 on a TTY."""
+    """One line per epoch, as Keras prints it; a bar redrawn in place at verbose=2 on a TTY.
+    ``last_epoch`` is None for a call of ``partial_fit``, which plans no further epochs."""
     if not verbose:
         return
+    planned = "" if last_epoch is None else f"/{last_epoch}"
     line = (
-        f"Epoch {record['epoch']}/{last_epoch} - {record['n_updates']} updates - "
+        f"Epoch {record['epoch']}{planned} - {record['n_updates']} updates - "
         f"loss {record['loss']:.4f}"
     )
     if "val_loss" in record:
         line += f" - val_loss {record['val_loss']:.4f} - val_score {record['val_score']:.4f}"
     line += f" - {record['seconds']:.2f} s"
-    if verbose >= 2 and sys.stdout.isatty():
+    if verbose >= 2 and last_epoch is not None and sys.stdout.isatty():
         done = int(30 * record["epoch"] / last_epoch)
         print(f"\r[{'=' * done}{' ' * (30 - done)}] {line}", end="", flush=True)
     else:

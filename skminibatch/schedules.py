@@ -387,12 +387,11 @@ class Cosine(_LearningRateSchedule):
     Examples
     --------
     >>> import numpy as np
-    >>> Cosine(period=4, per="update").multipliers(np.arange(6), 0, [])
-    array([1.        , 0.85355339, 0.5       , 0.14644661, 0.        , 0.        ])
-    >>> Cosine(period=2, restarts=True, period_mult=2, per="update").multipliers(
-    ...     np.arange(7), 0, []
-    ... )
-    array([1.        , 0.5       , 1.        , 0.85355339, 0.5       , 0.14644661, 1.        ])
+    >>> Cosine(period=4, per="update").multipliers(np.arange(6), 0, []).round(4).tolist()
+    [1.0, 0.8536, 0.5, 0.1464, 0.0, 0.0]
+    >>> restarting = Cosine(period=2, restarts=True, period_mult=2, per="update")
+    >>> restarting.multipliers(np.arange(7), 0, []).round(4).tolist()
+    [1.0, 0.5, 1.0, 0.8536, 0.5, 0.1464, 1.0]
     """
 
     def __init__(self, period, min_multiplier=0.0, restarts=False, period_mult=1, per="epoch"):

@@ -555,6 +555,12 @@ def test_verbose_prints_one_keras_like_line_per_epoch(capsys):
     assert len(lines) == 3
     assert lines[1].startswith("Epoch 2/3 - 4 updates - loss ")
     assert " - val_loss " in lines[1] and lines[1].endswith(" s")
+    # partial_fit plans no epochs: each call is numbered, out of nothing
+    streamed = MiniBatchMLPClassifier((4,), batch_size=16, verbose=1)
+    for _ in range(2):
+        streamed.partial_fit(X, y, classes=[0, 1])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(" - ")[0] for line in lines] == ["Epoch 1", "Epoch 2"]
 
 
 @pytest.mark.parametrize(
