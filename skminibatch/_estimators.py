@@ -251,14 +251,12 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         of the learning-rate schedule, when a callback asks (after the block where it asked)
         or when training diverges (before the block that diverged). Returns how it ended."""
         self._check_params()
-        balanced = is_classifier(self) and isinstance(self.class_weight, str)
-        if any(value is not None for value in given) or self.early_stopping or balanced:
+        if any(value is not None for value in given) or self.early_stopping:
             raise ValueError(
                 f"fit on a numpy.memmap larger than {BLOCK_BYTES >> 20} MB reads it block by "
                 "block and takes no sample_weight, coefs_init, intercepts_init, "
-                "validation_data, early_stopping or class_weight='balanced' (pass the weights "
-                "of sklearn.utils.class_weight.compute_class_weight as a dict); load the "
-                "data into memory, or train with fit_stream(estimator, MemmapBlocks(X, y))."
+                "validation_data or early_stopping; load the data into memory, or train with "
+                "fit_stream(estimator, MemmapBlocks(X, y))."
             )
         if not self.warm_start:
             for name in [name for name in vars(self) if name.endswith("_")]:
@@ -271,7 +269,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             shuffle=self.shuffle,
             random_state=self.random_state,
         )
-        classes, weight_scale = None, None
+        classes, weight_scale, class_weight = None, None, None
         if is_classifier(self):  # all of them, for the first block's partial_fit
             labels, target_type = _validation.check_classification_targets(np.asarray(y))
             if hasattr(self, "classes_"):  # a warm start: the fitted classes, as in memory
@@ -281,8 +279,15 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             factors = self._class_weights(labels, False, classes, target_type)
             if factors is not None:  # the rescaling of fit in memory, over all the rows
                 weight_scale = _validation.mean_one_scale(factors)
+            class_weight = self.class_weight
         stopper = Stopper("loss", self.tol, self.n_iter_no_change)
-        status = train_passes(self, blocks, self.max_iter, classes, stopper, weight_scale)
+        if isinstance(class_weight, str):  # the blocks weigh by the frequencies of all rows
+            self.class_weight = _validation.balanced_class_weight(labels, target_type)
+        try:
+            status = train_passes(self, blocks, self.max_iter, classes, stopper, weight_scale)
+        finally:
+            if isinstance(class_weight, str):
+                self.class_weight = class_weight
         if status == "max_iter":
             self._warn_if_not_converged()
         return status

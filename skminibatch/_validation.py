@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
@@ -320,6 +321,19 @@ def check_sample_weight(sample_weight, X, factors=None, rescale=True):
         return read_only(weights, X.dtype)
     peak, multiplier = mean_one_scale(weights) if rescale is True else rescale
     return read_only(weights / peak * multiplier, X.dtype)
+
+
+def balanced_class_weight(labels, target_type):
+    """``class_weight='balanced'`` as the dict (a list of dicts, one per label column, for
+    multilabel targets) that weighs every sample of ``labels`` as
+    ``compute_sample_weight('balanced', labels)`` does: for ``partial_fit`` on parts of them."""
+    multilabel = target_type == "multilabel-indicator"
+    weights = []
+    for column in labels.T if multilabel else [labels]:
+        present = np.unique(column)
+        balanced = compute_class_weight("balanced", classes=present, y=column)
+        weights.append(dict(zip(present.tolist(), balanced.tolist(), strict=True)))
+    return weights if multilabel else weights[0]
 
 
 def mean_one_scale(weights):

@@ -431,21 +431,31 @@ def test_passes_are_printed_out_of_the_epochs_of_the_call(capsys):
     assert printed == ["Epoch 1/2", "Epoch 2/2", "Epoch 3/4", "Epoch 4/4"]
 
 
-@pytest.mark.parametrize("target", ["multilabel", "column", "class_weight"])
+@pytest.mark.parametrize(
+    "target", ["multilabel", "column", "class_weight", "balanced", "balanced multilabel"]
+)
 def test_fit_on_a_large_memmap_takes_every_kind_of_classification_target(
     tmp_path, monkeypatch, target
 ):
     """Its first block's partial_fit needs all the classes: label columns for multilabel
     targets, the labels of a column y; class weights are rescaled to mean 1 over all the rows,
-    as fit does (not per block, as partial_fit would not). The reference: fit on the array in
-    memory, with one block of the same rows in the same order."""
-    X, labels = make_blobs(300, centers=3, random_state=0)
-    y = {"multilabel": np.eye(3, dtype=int)[labels], "column": labels[:, None]}.get(target, labels)
+    as fit does (not per block, as partial_fit would not), and 'balanced' weighs by the
+    frequencies over all the rows. The reference: fit on the array in memory, whose batches
+    are those of the blocks (1,024 rows each, in order)."""
+    X, labels = make_blobs(2100, centers=3, random_state=0)
+    labels[:1024] = np.where(
+        labels[:1024] == 2, 0, labels[:1024]
+    )  # the blocks' frequencies differ
+    multilabel = np.c_[np.eye(3, dtype=int)[labels], labels == 0]
+    y = {"column": labels[:, None]}.get(target, multilabel if "multilabel" in target else labels)
     np.save(tmp_path / "X.npy", X)
     monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
-    params = dict(hidden_layer_sizes=(4,), max_iter=2, tol=None, shuffle=False, random_state=0)
+    params = dict(hidden_layer_sizes=(4,), batch_size=32, max_iter=2, tol=None, shuffle=False)
+    params["random_state"] = 0
     if target == "class_weight":
         params["class_weight"] = {0: 5.0, 1: 15.0, 2: 2.5}
+    elif target.startswith("balanced"):  # weighed by the frequencies over all the rows
+        params["class_weight"] = "balanced"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataConversionWarning)  # a column y, as in scikit-learn
         blocks = MiniBatchMLPClassifier(**params).fit(np.load(tmp_path / "X.npy", "r"), y)
@@ -453,15 +463,7 @@ def test_fit_on_a_large_memmap_takes_every_kind_of_classification_target(
     np.testing.assert_array_equal(blocks.classes_, in_memory.classes_)
     for a, b in zip(blocks.coefs_, in_memory.coefs_, strict=True):
         np.testing.assert_array_equal(a, b)
-
-
-def test_fit_on_a_large_memmap_refuses_balanced_class_weights_naming_them(tmp_path, monkeypatch):
-    X, y = make_blobs(300, centers=3, random_state=0)
-    np.save(tmp_path / "X.npy", X)
-    monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)
-    clf = MiniBatchMLPClassifier((4,), class_weight="balanced")
-    with pytest.raises(ValueError, match=r"class_weight='balanced' \(pass the weights of"):
-        clf.fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y)
+    assert blocks.class_weight == params.get("class_weight")  # the parameter as given
 
 
 def test_chunks_that_are_not_pairs_are_refused_naming_chunks():
