@@ -512,7 +512,9 @@ def run_sweep(args):
             writer.writeheader()
             writer.writerows(result.configurations)
     except OSError as error:
-        raise OutputError(f"table not written to {table_path}: {error.strerror}") from error
+        raise OutputError(
+            f"table not written to {table_path}: {error.strerror or error}"
+        ) from error
     print(f"table: {table_path.resolve()}")
     figure = _save_figure(result, out / "batch_size_sweep.png")
     if figure is not None:

@@ -262,10 +262,22 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             for name in [name for name in vars(self) if name.endswith("_")]:
                 delattr(self, name)
         row_bytes = max(1, X.dtype.itemsize * int(np.prod(X.shape[1:], dtype=np.int64)))
+        block_rows = max(BLOCK_BYTES // row_bytes, 1024)
+        if (
+            self.drop_last
+            and isinstance(self.batch_size, Integral)
+            and self.batch_size > block_rows
+        ):
+            raise ValueError(
+                f"fit on a numpy.memmap larger than {BLOCK_BYTES >> 20} MB trains on blocks of "
+                f"{block_rows} rows, and drop_last=True would drop every block as a partial "
+                f"batch of batch_size={self.batch_size}: use a batch_size of at most "
+                f"{block_rows}, or drop_last=False."
+            )
         blocks = MemmapBlocks(
             X,
             y,
-            block_rows=max(BLOCK_BYTES // row_bytes, 1024),
+            block_rows=block_rows,
             shuffle=self.shuffle,
             random_state=self.random_state,
         )
@@ -351,7 +363,6 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         self.n_iter_ = len(self.history_)
         self.n_layers_ = len(layer_sizes)
         self.n_outputs_ = int(layer_sizes[-1])
-        self.out_activation_ = OUT_ACTIVATIONS.get(self._loss, "identity")
         lowest_loss = self._store_curves(n_earlier_records)
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
         self.best_loss_ = None if self.early_stopping else lowest_loss
@@ -456,6 +467,13 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
                 f"The validation set is too small: validation_fraction={self.validation_fraction}"
                 f" of {n_samples} samples holds out {X_val.shape[0]}. {advice}"
             )
+        if not weights.any():
+            raise ValueError(
+                f"The rows left for training after early_stopping held out "
+                f"validation_fraction={self.validation_fraction} have sample weights (times "
+                f"class weights) that are all zero: nothing to train on. Give those rows "
+                f"weight, or validate on validation_data."
+            )
         peak, multiplier = _validation.mean_one_scale(weights)
         return (
             _validation.canonical_rows(X, X.dtype),
@@ -508,6 +526,13 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
 
     def _class_weights(self, y, incremental, classes=None, target_type=None):
         return None
+
+    @property
+    def out_activation_(self):
+        """The output's activation, named as scikit-learn's MLP names it (read from the
+        fitted target type, so that models pickled before it existed have it too)."""
+        check_is_fitted(self, "coefs_")
+        return OUT_ACTIVATIONS.get(self._loss, "identity")
 
     def _raw_outputs(self, X):
         """Network outputs for X: probabilities for the classifier, values for the regressor."""

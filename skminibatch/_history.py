@@ -7,9 +7,10 @@ class History(list):
     A list of dicts of plain Python numbers (JSON-safe), one per epoch or ``partial_fit`` call,
     with at least the keys ``epoch``, ``loss``, ``batch_size``, ``n_updates``,
     ``learning_rate`` and ``seconds``. Indexing with a key gives that key across all records
-    (a KeyError if one lacks it). skorch's indexing works as in skorch's ``History``:
-    ``history[-1, "loss"]`` (the last record's), ``history[:, "val_loss"]`` (the records that
-    have it; a KeyError if none has), ``history[:, ("loss", "val_loss")]`` (tuples).
+    (a KeyError if one lacks it). skorch's indexing works too: ``history[-1, "loss"]`` (the
+    last record's), ``history[:, "val_loss"]`` (the records that have it; a KeyError if none
+    has), ``history[:, ("loss", "val_loss")]`` (tuples; a list of keys gives lists), and
+    further indices apply to each value: ``history[-1, "batch_losses", -1]``.
 
     Examples
     --------
@@ -25,18 +26,18 @@ class History(list):
     def __getitem__(self, key):
         if isinstance(key, str):
             return [record[key] for record in self]
-        if isinstance(key, tuple) and len(key) == 2:  # skorch's history[rows, key]
-            rows, keys = key
-            if isinstance(rows, slice):
-                values = [_values(record, keys) for record in super().__getitem__(rows)]
-                values = [value for value in values if value is not _MISSING]
-                if not values and len(self[rows]) > 0:
-                    raise KeyError(f"Key {keys!r} was not found in history.")
-                return values
-            value = _values(super().__getitem__(rows), keys)
-            if value is _MISSING:
+        if isinstance(key, tuple) and len(key) >= 2:  # skorch's history[rows, key, ...]
+            rows, keys, *further = key
+            selected = super().__getitem__(rows)
+            values = [
+                _values(r, keys) for r in (selected if isinstance(rows, slice) else [selected])
+            ]
+            values = [value for value in values if value is not _MISSING]
+            if not values and (selected or not isinstance(rows, slice)):
                 raise KeyError(f"Key {keys!r} was not found in history.")
-            return value
+            for index in further:
+                values = [value[index] for value in values]
+            return values if isinstance(rows, slice) else values[0]
         return super().__getitem__(key)
 
 
@@ -44,9 +45,9 @@ _MISSING = object()
 
 
 def _values(record, keys):
-    """``record[keys]``, or the tuple of ``record[key]`` for a tuple of keys; ``_MISSING``
-    when the record lacks one."""
-    keys_read = keys if isinstance(keys, tuple) else (keys,)
-    if not all(key in record for key in keys_read):
+    """``record[keys]``, or the tuple (list) of ``record[key]`` for a tuple (list) of keys;
+    ``_MISSING`` when the record lacks one."""
+    many = isinstance(keys, tuple | list)
+    if not all(key in record for key in (keys if many else (keys,))):
         return _MISSING
-    return tuple(record[key] for key in keys) if isinstance(keys, tuple) else record[keys]
+    return type(keys)(record[key] for key in keys) if many else record[keys]

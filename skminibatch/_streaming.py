@@ -16,6 +16,7 @@ from ._trainer import (
     TrainingInterrupted,
     _converged,
     _report,
+    end_report,
     interrupted_in_stream,
     stop_message,
 )
@@ -150,6 +151,7 @@ def train_passes(estimator, chunks, n_passes, classes, stopper=None, weight_scal
         raise TrainingInterrupted(interrupted_in_stream(history, 1, False)) from None
     finally:
         estimator.set_params(verbose=verbose)
+        end_report(verbose)
     return "max_iter"
 
 
@@ -244,7 +246,7 @@ def _merge_records(estimator, records, started):
     estimator.n_iter_ = len(estimator.history_)
     estimator.loss_curve_ = estimator.history_["loss"]
     estimator.loss_ = merged["loss"]
-    estimator.best_loss_ = None if estimator.early_stopping else min(estimator.loss_curve_)
+    estimator.best_loss_ = min(estimator.loss_curve_)  # no early stopping: it is refused
 
 
 class MemmapBlocks:

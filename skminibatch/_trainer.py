@@ -165,9 +165,9 @@ def train(
     callback stops included, and decides whether training has converged (see
     :func:`_converged`). ``chunk``, the number of the chunk of a pass of
     :func:`~skminibatch._streaming.train_passes` (``fit_stream``, ``fit`` on a large memmap)
-    that this call trains on, only words the messages: of divergence (the passes stop there,
-    keeping the weights from before that chunk) and of a chunk smaller than a batch that
-    ``drop_last`` drops.
+    that this call trains on, words the divergence message (the passes stop there, keeping
+    the weights from before that chunk); a chunk smaller than a batch that ``drop_last`` drops
+    is dropped without the warning ``partial_fit`` gives, as ``fit`` drops a partial batch.
 
     A schedule (``config.schedule``, or ``config.batch_size`` when it is one) watching
     ``'val_loss'`` or ``'val_score'`` is refused with a ValueError before any epoch when
@@ -204,15 +204,14 @@ def train(
                 layout, workspace = _allocate(layer_sizes, workspace_rows, X, Y, state.theta)
             n_updates = updates_per_epoch(n_samples, batch_size, hyper.drop_last, hyper.accumulate)
             if not n_updates:  # only partial_fit: fit clips the batch size to the data
-                got, lost = "partial_fit got", "nothing was trained and no epoch recorded"
-                if chunk is not None:
-                    got, lost = f"Chunk {chunk} of pass {epoch + 1} has", "it was skipped"
-                _warnings.warn(
-                    f"{got} {n_samples} samples, fewer than batch_size={batch_size}, and "
-                    f"drop_last=True drops that partial batch: {lost}. Pass larger chunks, or "
-                    f"drop_last=False to train on them.",
-                    UserWarning,
-                )
+                if chunk is None:  # a chunk of a pass drops it as fit drops a partial batch
+                    _warnings.warn(
+                        f"partial_fit got {n_samples} samples, fewer than batch_size="
+                        f"{batch_size}, and drop_last=True drops that partial batch: nothing "
+                        f"was trained and no epoch recorded. Pass larger chunks, or "
+                        f"drop_last=False to train on them.",
+                        UserWarning,
+                    )
                 break
             # A larger batch size is one partial batch of every row: the same for the kernels (as
             # long as it stays above 1, which picks the single-sample path), without overflowing.
@@ -292,8 +291,8 @@ def train(
                 f"stopping keeps {restored}."
             )
         raise TrainingInterrupted(message) from None
-    if config.verbose >= 2 and sys.stdout.isatty():
-        print()
+    if not incremental:
+        end_report(config.verbose)
     if status == "converged" and config.verbose:
         print(stop_message(stopper, config))
     restored = None if stopper is None else stopper.restore(state.theta)
@@ -482,6 +481,12 @@ def _report(record, last_epoch, verbose):
         print(f"\r[{'=' * done}{' ' * (30 - done)}] {line}", end="", flush=True)
     else:
         print(line)
+
+
+def end_report(verbose):
+    """End the line of the bar that :func:`_report` redraws (verbose=2 on a terminal)."""
+    if verbose >= 2 and sys.stdout.isatty():
+        print()
 
 
 def _diverged(epoch, config, batch_size, n_samples, restored, first_epoch, chunk):

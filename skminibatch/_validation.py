@@ -13,6 +13,7 @@ from operator import attrgetter, is_
 import numpy as np
 from scipy.sparse import issparse
 from sklearn.base import clone
+from sklearn.exceptions import DataConversionWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -24,7 +25,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
-from . import _kernels
+from . import _kernels, _warnings
 from ._network import WEIGHT_INITS, layer_shapes
 from ._trainer import TrainingConfig, validation_watchers
 from .schedules import as_schedule, check_batch_size
@@ -358,7 +359,12 @@ def check_classification_targets(y):
     A column vector y is raveled with a DataConversionWarning, as scikit-learn's classifiers do.
     """
     if y.ndim == 2 and y.shape[1] == 1:
-        y = column_or_1d(y, warn=True)
+        _warnings.warn(  # scikit-learn's words, at the caller's line
+            "A column-vector y was passed when a 1d array was expected. Please change the "
+            "shape of y to (n_samples, ), for example using ravel().",
+            DataConversionWarning,
+        )
+        y = column_or_1d(y)
     target_type = type_of_target(y, input_name="y", raise_unknown=True)
     if target_type not in ("binary", "multiclass", "multilabel-indicator"):
         raise ValueError(

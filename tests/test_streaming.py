@@ -466,6 +466,20 @@ def test_fit_on_a_large_memmap_takes_every_kind_of_classification_target(
     assert blocks.class_weight == params.get("class_weight")  # the parameter as given
 
 
+def test_fit_on_a_large_memmap_refuses_a_batch_that_drop_last_would_drop_in_every_block(
+    tmp_path, monkeypatch
+):
+    X, y = make_blobs(1100, centers=3, random_state=0)
+    np.save(tmp_path / "X.npy", X)
+    monkeypatch.setattr(_estimators, "BLOCK_BYTES", 1)  # blocks of 1,024 rows
+    clf = MiniBatchMLPClassifier((4,), batch_size=1025, drop_last=True, max_iter=1, tol=None)
+    with pytest.raises(ValueError, match=r"blocks of 1024 rows, and drop_last=True would drop"):
+        clf.fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y)
+    assert not hasattr(clf, "coefs_")
+    clf.set_params(batch_size=1024).fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y)
+    assert clf.history_[-1]["n_samples"] == 1024  # the 76 rows of the last block are dropped
+
+
 def test_chunks_that_are_not_pairs_are_refused_naming_chunks():
     X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
     cases = [

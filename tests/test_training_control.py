@@ -4,6 +4,7 @@ validation and early stopping, history, callbacks, divergence, dropout, class we
 import math
 import pickle
 import re
+import sys
 from itertools import pairwise
 
 import numpy as np
@@ -325,7 +326,8 @@ def test_best_validation_score_is_that_of_the_weights_kept_by_the_validation_los
 
 def test_history_reads_as_skorchs_history():
     X, y = linear_problem(n=40)
-    reg = MiniBatchRegressor((4,), batch_size=10, max_iter=2, tol=None, random_state=0).fit(X, y)
+    params = dict(batch_size=10, max_iter=2, tol=None, record_batches=True, random_state=0)
+    reg = MiniBatchRegressor((4,), **params).fit(X, y)
     reg.set_params(warm_start=True).fit(X[:30], y[:30], validation_data=(X[30:], y[30:]))
     history = reg.history_
     assert history[-1, "loss"] == history[-1]["loss"] == reg.loss_
@@ -336,6 +338,9 @@ def test_history_reads_as_skorchs_history():
         (3, history[2]["val_loss"]),
         (4, history[3]["val_loss"]),
     ]
+    assert history[:2, ["epoch", "loss"]] == [[1, history[0]["loss"]], [2, history[1]["loss"]]]
+    assert history[-1, "batch_losses", -1] == history[-1]["batch_losses"][2]  # 3 batches of 30
+    assert history[:, "batch_losses", 0] == [record["batch_losses"][0] for record in history]
     for missing in [(0, "val_loss"), (slice(None), "nope"), (slice(None, 2), "val_loss")]:
         with pytest.raises(KeyError, match="was not found in history"):
             history[missing]
@@ -563,6 +568,23 @@ def test_verbose_prints_one_keras_like_line_per_epoch(capsys):
     assert [line.split(" - ")[0] for line in lines] == ["Epoch 1", "Epoch 2"]
 
 
+def test_verbose_2_draws_a_bar_in_a_terminal_and_ends_its_line(capsys, monkeypatch):
+    X, y = make_blobs(n_samples=60, centers=2, random_state=0)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    params = dict(hidden_layer_sizes=(4,), batch_size=16, tol=None, verbose=2)
+    MiniBatchMLPClassifier(**params, max_iter=3).fit(X, y)
+    drawn = capsys.readouterr().out
+    assert drawn.count("\r[") == 3 and drawn.endswith(" s\n") and drawn.count("\n") == 1
+    streamed = MiniBatchMLPClassifier(**params)
+    fit_stream(streamed, [(X[:30], y[:30]), (X[30:], y[30:])], n_passes=2, classes=[0, 1])
+    drawn = capsys.readouterr().out
+    assert drawn.count("\r[") == 2 and drawn.endswith(" s\n") and drawn.count("\n") == 1
+    for _ in range(2):  # partial_fit plans no epochs: a line per call, no bar
+        streamed.partial_fit(X, y)
+    lines = capsys.readouterr().out.split("\n")
+    assert [line.split(" - ")[0] for line in lines] == ["Epoch 3", "Epoch 4", ""]
+
+
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
@@ -623,9 +645,8 @@ def test_warnings_point_at_the_callers_line(tmp_path):
         lambda: sgd_regressor(learning_rate_init=1e8, batch_size=1).fit(X * 1e3, y * 1e6),
         lambda: MiniBatchRegressor((), max_iter=1).fit(X_on_disk, y),
         # deeper in the package: fit_stream's chunks, a sweep's fits
-        lambda: fit_stream(
-            MiniBatchRegressor((), batch_size=10, drop_last=True), [(X, y), (X[:5], y[:5])]
-        ),
+        lambda: MiniBatchMLPClassifier((), max_iter=1, tol=None).fit(X, (y > 0)[:, None]),
+        lambda: fit_stream(MiniBatchMLPClassifier(()), [(X, (y > 0)[:, None])], classes=[0, 1]),
         lambda: fit_stream(
             sgd_regressor(learning_rate_init=1e8, batch_size=1), [(X * 1e3, y * 1e6)]
         ),
