@@ -12,6 +12,7 @@ import pytest
 from numba.core.errors import NumbaError
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import train_test_split
 
 from skminibatch import (
     DivergenceWarning,
@@ -286,6 +287,16 @@ def test_partial_fit_refuses_early_stopping_as_scikit_learn_does(kind):
     with pytest.raises(ValueError, match=r"^partial_fit does not support early_stopping=True"):
         run(estimator, "partial_fit", X, y)
     _assert_same_state(estimator, before)
+
+
+def test_early_stopping_that_leaves_only_rows_of_weight_zero_says_so():
+    X, y = data("regressor")
+    estimator = make("regressor", early_stopping=True, validation_fraction=0.5, shuffle=False)
+    held_out = train_test_split(np.arange(N_SAMPLES), test_size=0.5, random_state=0)[1]
+    weights = np.zeros(N_SAMPLES)
+    weights[held_out] = 1.0  # the sum is positive: only the held-out rows have weight
+    with pytest.raises(ValueError, match=r"^The rows left for training after early_stopping"):
+        estimator.set_params(random_state=0).fit(X, y, sample_weight=weights)
 
 
 def test_fit_stream_drops_small_chunks_as_fit_drops_a_partial_batch_but_not_all_of_them():
