@@ -175,8 +175,10 @@ def train(
 
     Returns ``"converged"`` when ``stopper`` stopped training, ``"stopped"`` when
     ``on_epoch_end`` did, ``"diverged"`` when the loss or the weights stopped being finite (the
-    state is then restored to the end of the last finite epoch and a :class:`DivergenceWarning`
-    issued, or :class:`DivergenceError` raised), else ``"max_iter"``. Whichever way training
+    state is then restored to the end of the last finite epoch, and a :class:`DivergenceWarning`
+    issued, or :class:`DivergenceError` raised; an epoch whose first loss, that of the weights
+    it started from, is not finite shows that the epoch before it diverged, which goes too),
+    else ``"max_iter"``. Whichever way training
     ends, a stopper with ``restore_best`` then puts the best epoch's parameters back: also on
     divergence and on Ctrl-C (:class:`TrainingInterrupted`), as scikit-learn's MLP restores
     them on Ctrl-C, and the warning or error says so.
@@ -189,9 +191,10 @@ def train(
     first_epoch = len(history)
     last_epoch = first_epoch + max_epochs
     checkpoint = None  # the state at the start of the current epoch
+    previous = None  # and of the epoch before it, in this call
     try:
         for call_epoch in range(max_epochs):
-            checkpoint = _Checkpoint(state, history, stopper)
+            previous, checkpoint = checkpoint, _Checkpoint(state, history, stopper)
             if on_epoch_begin is not None:
                 on_epoch_begin()
             started = time.perf_counter()
@@ -244,7 +247,11 @@ def train(
             )
             # A batch's loss is checked before its update; the last update is checked here.
             if diverged or not np.isfinite(state.theta).all():
-                checkpoint.restore(state, history, stopper)
+                # Diverged at the first update: the loss of the weights the epoch started from
+                # is not finite, so the last good weights are those the epoch before started
+                # from (when this call ran it), and that epoch's record goes too.
+                bad_start = diverged and n_rows_used == 0 and previous is not None
+                (previous if bad_start else checkpoint).restore(state, history, stopper)
                 status = "diverged"
                 break
             state.n_updates = int(step)

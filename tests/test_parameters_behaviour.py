@@ -281,6 +281,35 @@ def test_divergence_keeps_the_weights_of_the_last_finite_epoch(on_divergence):
     assert "batch_size larger than 32" in message
 
 
+@pytest.mark.parametrize("dtype, learning_rate", [(np.float64, 1e3), (np.float32, 1e6)])
+def test_divergence_at_an_epochs_first_update_keeps_the_weights_before_that_epoch(
+    dtype, learning_rate
+):
+    """At full batch an epoch's only loss is that of the weights it starts from: when it is
+    not finite, those weights (the end of the epoch before) are bad too, and the last good
+    ones are those the epoch before started from."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3)).astype(dtype)
+    y = X @ np.array([10.0, 20.0, 30.0], dtype)
+    params = dict(
+        hidden_layer_sizes=(8,),
+        solver="sgd",
+        momentum=0.9,
+        batch_size="full",
+        learning_rate_init=learning_rate,
+        tol=None,
+        random_state=0,
+    )
+    with pytest.warns(DivergenceWarning):
+        diverged = MiniBatchRegressor(max_iter=30, **params).fit(X, y)
+    residual = diverged.predict(X).astype(np.float64) - y
+    assert np.isfinite(0.5 * np.mean(residual**2))  # the weights kept have a finite loss
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        fresh = MiniBatchRegressor(max_iter=diverged.n_iter_, **params).fit(X, y)
+    assert_same_weights(diverged, fresh, exact=True)
+
+
 def sklearn_stopping_epoch(losses, tol, n_iter_no_change):
     """The epoch at which scikit-learn's MLP (``_update_no_improvement_count``) stops on the
     training loss: an epoch whose loss is not below the best so far minus tol adds one to a
