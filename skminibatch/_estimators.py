@@ -430,7 +430,10 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             "validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, "
             "sample_weight_val)",
         )
-        X_val, y_val = _validation.check_X_y(self, X_val, y_val, reset=False, dtype=dtype)
+        try:
+            X_val, y_val = _validation.check_X_y(self, X_val, y_val, reset=False, dtype=dtype)
+        except ValueError as error:
+            raise ValueError(f"validation_data: {error}") from error
         if weights_val is not None:
             try:
                 weights_val = _validation.check_sample_weight(weights_val, X_val)
@@ -486,7 +489,11 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         """``evaluate(theta) -> (val_loss, val_score)``: the training objective (penalty
         included) and the estimator's score on the validation set."""
         X_val, y_val, weights_val = validation
-        Y_val = self._encode_targets(y_val, X_val.dtype)
+        try:
+            Y_val = self._encode_targets(y_val, X_val.dtype)
+            _validation.check_n_outputs(Y_val, layer_sizes)
+        except ValueError as error:  # held-out rows cannot fail here: they are X's and y's
+            raise ValueError(f"validation_data's y_val: {error}") from error
         weights = _validation.check_sample_weight(weights_val, X_val)
         hyper = config.hyperparameters
         layout = _kernels.make_layout(layer_sizes, 1)[0]

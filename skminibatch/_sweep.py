@@ -889,6 +889,12 @@ def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _target_shape(y):
+    """The shape of a row of targets, a column vector's being that of a vector's."""
+    shape = np.shape(y)[1:]
+    return () if shape == (1,) else shape
+
+
 def _split(estimator, X, y, validation_data, rng):
     """(X_train, y_train, X_val, y_val) from the ``validation_data`` parameter."""
     n = n_samples(X)
@@ -908,6 +914,11 @@ def _split(estimator, X, y, validation_data, rng):
             raise ValueError(
                 f"validation_data=(X_val, y_val) must have the same non-zero number of rows; "
                 f"got {n_samples(X_val)} and {n_samples(y_val)}."
+            )
+        if _target_shape(y_val) != _target_shape(y):
+            raise ValueError(
+                f"validation_data=(X_val, y_val): y_val has shape {np.shape(y_val)}, which does "
+                f"not match y's {np.shape(y)} (one target or label per row, or as many columns)."
             )
         X_train, y_train = X, y
     elif _is_real(validation_data):

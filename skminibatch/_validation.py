@@ -353,6 +353,16 @@ def regression_targets(y, dtype):
     return read_only(y.reshape(len(y), -1), dtype)
 
 
+def check_n_outputs(Y, layer_sizes):
+    """A ValueError unless the encoded targets Y have a column per output of the network:
+    the kernels index them by the network's outputs."""
+    if Y.shape[1] != layer_sizes[-1]:
+        raise ValueError(
+            f"y has {Y.shape[1]} target column(s), but the network has {layer_sizes[-1]} "
+            f"output(s)."
+        )
+
+
 def check_classification_targets(y):
     """(y, its type): 'binary', 'multiclass' or 'multilabel-indicator'.
 
@@ -433,6 +443,11 @@ def same_classes(classes, fitted_classes, y, target_type):
 
 def classification_targets(y, classes, target_type, dtype):
     """Network targets: one column for 2 classes, one-hot for more, y itself for multilabel."""
+    if (y.ndim == 2) != (target_type == "multilabel-indicator"):
+        raise ValueError(
+            f"y of shape {y.shape} does not fit the classifier, set up for {target_type} "
+            f"targets: " + ("an indicator matrix." if y.ndim == 1 else "one label per sample.")
+        )
     if target_type == "multilabel-indicator":
         if y.shape[1] != classes.size:
             raise ValueError(

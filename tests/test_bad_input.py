@@ -18,7 +18,9 @@ from skminibatch import (
     DivergenceWarning,
     MiniBatchMLPClassifier,
     MiniBatchRegressor,
+    NoiseScaleMonitor,
     fit_stream,
+    gradient_noise_scale,
 )
 
 N_SAMPLES, N_FEATURES = 20, 3
@@ -921,6 +923,44 @@ def test_validation_weights_that_are_wrong_are_named(weights, problem):
     X, y = data("classifier")
     with pytest.raises(ValueError, match=rf"^validation_data's sample_weight_val: .*{problem}"):
         make("classifier").fit(X, y, validation_data=(X, y, weights))
+
+
+@pytest.mark.parametrize("where", ["validation_data", "gradient_noise_scale", "monitor"])
+@pytest.mark.parametrize("fitted_outputs, given_outputs", [(1, 2), (1, 5), (3, 1)])
+def test_targets_of_another_width_than_the_network_are_refused(
+    where, fitted_outputs, given_outputs
+):
+    """The kernels index targets by the network's outputs: other widths corrupted the heap
+    (a crash of the interpreter) or read out of bounds before they were checked."""
+    X, y = data("regressor")
+    Y = np.tile(y[:, None], fitted_outputs)
+    Y_other = np.tile(y[:, None], given_outputs)
+    estimator = make("regressor").fit(X, Y)
+    before = _fitted_state(estimator)
+    message = rf"y has {given_outputs} target column\(s\), but the network has {fitted_outputs}"
+    with pytest.raises(ValueError, match=message):
+        if where == "validation_data":
+            estimator.set_params(warm_start=True).fit(X, Y, validation_data=(X, Y_other))
+        elif where == "gradient_noise_scale":
+            gradient_noise_scale(estimator, X, Y_other)
+        else:
+            estimator.set_params(warm_start=True, callbacks=[NoiseScaleMonitor(X, Y_other)])
+            estimator.fit(X, Y)
+    _assert_same_state(estimator, before)
+
+
+@pytest.mark.parametrize("fitted_on", ["binary", "multilabel"])
+def test_classification_targets_of_another_kind_in_validation_data_are_named(fitted_on):
+    X, y = data("classifier")
+    labels = {"binary": y, "multilabel": np.c_[y, 1 - y]}
+    other = labels["multilabel" if fitted_on == "binary" else "binary"]
+    clf = make("classifier")
+    with pytest.raises(ValueError, match=r"^validation_data's y_val: y of shape .* does not fit"):
+        clf.fit(X, labels[fitted_on], validation_data=(X, other))
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"^validation_data: Input X contains NaN"):
+        clf.fit(X, labels[fitted_on], validation_data=(X_nan, labels[fitted_on]))
 
 
 def test_partial_fit_on_a_changed_network_says_how_to_start_anew():

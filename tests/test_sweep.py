@@ -522,6 +522,7 @@ def test_plot_without_matplotlib_names_the_extra(grid, monkeypatch):
         (dict(validation_data=(np.zeros((3, 2)),)), "validation_data"),
         (dict(validation_data=(np.zeros((3, 2)), [0, 1])), "validation_data"),
         (dict(validation_data=(np.zeros((3, 2)), [0, 1, 9])), "validation_data"),
+        (dict(validation_data=(np.zeros((3, 2)), np.eye(3))), r"y_val has shape \(3, 3\)"),
         (dict(progress=3), "progress"),
     ],
 )
