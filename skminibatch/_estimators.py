@@ -979,8 +979,6 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
         columns = zip(given, y.T, strict=True) if multilabel else [(given, y)]
         factors = np.ones(len(y))
         for weights, labels in columns:
-            # Keys that are not classes are ignored, as scikit-learn ignores them (a fold of a
-            # cross-validation may lack a rare class).
             classes = np.array([0, 1]) if multilabel else classes_
             if not isinstance(weights, dict) or not all(
                 isinstance(w, Real) and np.isfinite(w) and w >= 0 for w in weights.values()
@@ -988,6 +986,15 @@ class MiniBatchMLPClassifier(ClassifierMixin, _BaseMiniBatchMLP):
                 raise ValueError(
                     f"class_weight must map classes ({classes.tolist()}) to finite "
                     f"non-negative numbers; got {reprlib.repr(weights)}."
+                )
+            # scikit-learn's rule (compute_class_weight): keys that are not classes are ignored
+            # when every class has a weight (a fold of a cross-validation may lack a rare
+            # class); otherwise they are likely classes misnamed ('1' for 1), an error.
+            unweighted = [label for label in classes.tolist() if label not in weights]
+            if unweighted and len(classes) - len(unweighted) != len(weights):
+                raise ValueError(
+                    f"The classes, {unweighted}, are not in class_weight "
+                    f"{reprlib.repr(weights)}, whose other keys are not classes."
                 )
             per_class = np.array([weights.get(label, 1.0) for label in classes.tolist()], float)
             codes = np.minimum(np.searchsorted(classes, labels), classes.size - 1)

@@ -10,6 +10,7 @@ import mmap
 import time
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
 
 from ._trainer import (
@@ -65,8 +66,9 @@ def fit_stream(estimator, chunks, *, n_passes=1, classes=None):
     Raises
     ------
     ValueError
-        If an item of ``chunks`` is not a pair ``(X_chunk, y_chunk)``, if ``chunks`` yields
-        nothing to train on, or if ``n_passes`` is not an int >= 1.
+        If ``estimator`` is not one of ours, ``classes`` is given for a regressor, an item of
+        ``chunks`` is not a pair ``(X_chunk, y_chunk)``, ``chunks`` yields nothing to train on,
+        ``n_passes`` is not an int >= 1, or the estimator has ``early_stopping=True``.
 
     Notes
     -----
@@ -88,6 +90,12 @@ def fit_stream(estimator, chunks, *, n_passes=1, classes=None):
     >>> len(reg.history_), reg.history_[-1]["n_updates"], reg.history_[-1]["n_samples"]
     (3, 40, 400)
     """
+    if not hasattr(estimator, "_fit_in_memory"):  # partial_fit with our options
+        raise ValueError(
+            f"fit_stream trains a MiniBatchMLPClassifier or MiniBatchRegressor; got {estimator!r}."
+        )
+    if classes is not None and not is_classifier(estimator):
+        raise ValueError(f"classes is for classifiers; {estimator!r} is a regressor.")
     check_int(n_passes, "n_passes", minimum=1)
     if n_passes > 1 and not callable(chunks) and iter(chunks) is chunks:
         raise ValueError(
@@ -286,9 +294,11 @@ class MemmapBlocks:
         if len(X) != len(y):
             raise ValueError(f"X and y have different lengths: {len(X)} and {len(y)}.")
         self.block_rows = check_int(block_rows, "block_rows", minimum=1)
+        if not isinstance(shuffle, bool | np.bool_):
+            raise ValueError(f"shuffle must be a bool; got {shuffle!r}.")
         self.X = X
         self.y = y
-        self.shuffle = shuffle
+        self.shuffle = bool(shuffle)
         self.random_state = check_random_state(random_state)
 
     def __iter__(self):

@@ -93,6 +93,8 @@ def check_int(value, name, minimum):
         raise ValueError(f"{name} must be an int; got {value!r}.")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {value!r}.")
+    if not -(2**63) <= value < 2**63:  # counted in int64
+        raise ValueError(f"{name} must be < 2**63; got {value!r}.")
     return int(value)
 
 
@@ -179,11 +181,13 @@ def hidden_layer_sizes_tuple(hidden_layer_sizes):
         type(size) is int and 1 <= size < 2**63 for size in hidden_layer_sizes
     ):  # the common case, without NumPy's conversions
         return tuple(hidden_layer_sizes)
-    sizes = np.atleast_1d(np.asarray(hidden_layer_sizes))
-    if sizes.ndim != 1 or not all(isinstance(s, Integral) and s >= 1 for s in sizes.tolist()):
+    sizes = np.atleast_1d(np.asarray(hidden_layer_sizes, dtype=object))
+    if sizes.ndim != 1 or not all(
+        isinstance(s, Integral) and 1 <= s < 2**63 for s in sizes.tolist()
+    ):
         raise ValueError(
-            "hidden_layer_sizes must be a sequence of positive integers (or () for no hidden "
-            f"layer), got {hidden_layer_sizes!r}."
+            "hidden_layer_sizes must be a sequence of positive integers below 2**63 (or () for "
+            f"no hidden layer), got {hidden_layer_sizes!r}."
         )
     return tuple(int(s) for s in sizes)
 

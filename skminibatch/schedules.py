@@ -86,8 +86,8 @@ def _is_number(value, kind):
 
 
 def _check_int(owner, name, value, low):
-    if not _is_number(value, Integral) or value < low:
-        _reject(owner, name, f"an int >= {low}", value)
+    if not _is_number(value, Integral) or not low <= value < 2**63:  # counted in int64
+        _reject(owner, name, f"an int >= {low} and < 2**63", value)
 
 
 def _check_real(owner, name, value, low, high=math.inf, *, low_open=False, high_open=False):

@@ -579,6 +579,8 @@ BAD_PARAMETERS = [
     ("hidden_layer_sizes", 0),
     ("hidden_layer_sizes", None),
     ("hidden_layer_sizes", [[3, 4]]),
+    ("hidden_layer_sizes", 2**63),  # beyond int64: an OverflowError before
+    ("hidden_layer_sizes", (4, 2**63)),
     ("shuffle", "yes"),
     ("shuffle", None),
     ("drop_last", None),

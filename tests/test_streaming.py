@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs, make_regression
 from sklearn.exceptions import DataConversionWarning
+from sklearn.linear_model import SGDRegressor
 
 from skminibatch import (
     DivergenceError,
@@ -415,11 +416,21 @@ def test_counts_may_be_numpy_integers_but_not_bools():
     np.testing.assert_array_equal(twice.coefs_[0], reference.coefs_[0])
     blocks = MemmapBlocks(X, y, block_rows=np.int32(4), shuffle=False)
     assert [len(y_block) for _, y_block in blocks] == [4, 4, 2]
-    for bad in [True, 0, 1.0, "2"]:
+    for bad in [True, 0, 1.0, "2", 2**63]:
         with pytest.raises(ValueError, match=f"n_passes must be .*got {bad!r}"):
             fit_stream(MiniBatchRegressor(), [(X, y)], n_passes=bad)
         with pytest.raises(ValueError, match=f"block_rows must be .*got {bad!r}"):
             MemmapBlocks(X, y, block_rows=bad)
+
+
+def test_what_fit_stream_and_memmap_blocks_cannot_use_is_refused_by_name():
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+    with pytest.raises(ValueError, match=r"^fit_stream trains a MiniBatchMLPClassifier or"):
+        fit_stream(SGDRegressor(), [(X, y)])  # a TypeError from inside before
+    with pytest.raises(ValueError, match=r"^classes is for classifiers"):
+        fit_stream(MiniBatchRegressor(), [(X, y)], classes=[0, 1])
+    with pytest.raises(ValueError, match=r"^shuffle must be a bool; got 'no'"):
+        MemmapBlocks(X, y, shuffle="no")  # truthy: it shuffled
 
 
 def test_passes_are_printed_out_of_the_epochs_of_the_call(capsys):

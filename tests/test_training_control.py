@@ -491,6 +491,10 @@ def test_partial_fit_applies_weights_as_given_so_they_count_in_a_stream():
         ({0: [1, 2]}, "finite non-negative numbers"),
         ({0: 0.0, 1: 0.0, 2: 0.0}, "sample_weight times the class weights must have a positive"),
         ([{0: 2.0}], "a list of such dicts, one per label column, for multilabel ones"),
+        # keys that are not classes while classes go unweighted: scikit-learn's error
+        ({5: 10.0}, r"^The classes, \[0, 1, 2\], are not in class_weight \{5: 10.0\}"),
+        ({"0": 10.0, "1": 1.0}, r"^The classes, \[0, 1, 2\], are not in class_weight"),
+        ({0: 1.0, 5: 2.0}, r"^The classes, \[1, 2\], are not in class_weight"),
     ],
 )
 def test_bad_class_weights(weights, match):
