@@ -526,6 +526,8 @@ def initial_weights(coefs_init, intercepts_init, layer_sizes):
         zip(shapes, coefs_init, intercepts_init, strict=True)
     ):
         try:
+            if any(np.iscomplexobj(given) for given in (coef, intercept)):
+                raise TypeError("complex values")  # float64 would drop the imaginary parts
             coef = np.array(coef, dtype=np.float64)
             intercept = np.array(intercept, dtype=np.float64)
         except (TypeError, ValueError) as error:

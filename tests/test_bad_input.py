@@ -701,6 +701,8 @@ def _initial_weights(case):
         return 3, 3
     if case == "ragged":
         return [[[0.0, 0.0, 0.0, 0.0], [0.0]], coefs[1]], intercepts
+    if case == "complex":  # float64 would drop the imaginary parts
+        return [coefs[0] + 1j, coefs[1]], intercepts
     raise AssertionError(case)
 
 
@@ -721,6 +723,7 @@ def _initial_weights(case):
         "inf_intercept",
         "scalar",
         "ragged",
+        "complex",
     ],
 )
 def test_bad_initial_weights(kind, case):
