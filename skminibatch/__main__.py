@@ -599,7 +599,7 @@ def _hidden(text):
     return tuple(_positive_int(item) for item in text.split(","))
 
 
-def _common_options(parser, defaults, out_help):
+def _common_options(parser, defaults, out_help, seeds_split):
     """Add the options of both the default study and ``sweep`` to ``parser``.
 
     They default to nothing (``argparse.SUPPRESS``), so that the ``sweep`` subparser does not
@@ -623,7 +623,7 @@ def _common_options(parser, defaults, out_help):
         "--seed",
         type=int,
         default=argparse.SUPPRESS,
-        help=f"first seed, also of the validation split (default {defaults['seed']}); the "
+        help=f"first seed of the fits, {seeds_split} (default {defaults['seed']}); the "
         f"seeds SEED..SEED+REPEATS-1 must be in [0, 2**32)",
     )
     parser.add_argument(
@@ -679,6 +679,8 @@ def build_parser():
         DEFAULTS[None],
         out_help="file of the figure: PNG, or another format matplotlib writes, from the "
         "extension; '.png' is appended to a name without one",
+        seeds_split="and of the validation split when written before 'sweep' (the study's "
+        "split is fixed)",
     )
     commands = parser.add_subparsers(dest="command", metavar="{sweep}")
     sweep = commands.add_parser(
@@ -735,7 +737,12 @@ def build_parser():
         default=None,
         help="report the first epoch whose validation score reaches this",
     )
-    _common_options(sweep, DEFAULTS["sweep"], out_help="directory for the table and the figure")
+    _common_options(
+        sweep,
+        DEFAULTS["sweep"],
+        out_help="directory for the table and the figure",
+        seeds_split="also of the validation split",
+    )
     # The command's parser reports the errors parse_args finds after parsing.
     parser.set_defaults(usage_error=parser.error)
     sweep.set_defaults(usage_error=sweep.error)

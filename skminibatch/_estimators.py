@@ -667,7 +667,8 @@ default='glorot_uniform'
         Epochs without improvement tolerated before stopping.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (a shuffled split seeded by
-        ``random_state``, stratified for classifiers; or ``validation_data`` given to ``fit``),
+        ``random_state``, stratified for binary and multiclass targets; or ``validation_data``
+        given to ``fit``),
         stop on ``monitor`` and restore the weights of the best epoch, however training ends
         (convergence, a callback, divergence, Ctrl-C). Fewer than 2 held-out rows is an
         error, as in scikit-learn. Held-out rows keep their sample and class weights: the
@@ -766,10 +767,10 @@ _FIT_DOC = """Train for up to ``max_iter`` epochs on (X, y).
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
             Training data. float32 trains in float32, anything else in float64. A
-            ``numpy.memmap`` larger than 64 MB is read in shuffled blocks of about 64 MB, one in
-            memory at a time (but for the memmaps through which joblib hands arrays to its
-            worker processes); such a fit takes none of the other arguments, and its batches
-            differ from those of a fit on the array in memory.
+            ``numpy.memmap`` larger than 64 MB is read in blocks of about 64 MB (shuffled with
+            ``shuffle``; memory grows by about three blocks), but for the memmaps through which
+            joblib hands arrays to its worker processes; such a fit takes none of the other
+            arguments, and its batches differ from those of a fit on the array in memory.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             {targets}
         sample_weight : array-like of shape (n_samples,), default=None
@@ -793,7 +794,9 @@ _PARTIAL_FIT_DOC = """One epoch over (X, y) in batches of ``batch_size``, keepin
         A chunk smaller than ``batch_size`` is one partial batch. With ``shuffle=False``, calls
         over chunks whose sizes are multiples of ``batch_size`` give the weights of one epoch
         of ``fit`` (with sample weights, up to rounding, when they have mean 1 over all the
-        chunks: ``fit`` rescales them to that mean, ``partial_fit`` does not).
+        chunks: ``fit`` rescales them to that mean, ``partial_fit`` does not), without dropout
+        and with a learning rate and batch size that do not change between epochs: each call
+        is an epoch for schedules, ``'invscaling'`` and the dropout seed.
 
         Parameters
         ----------

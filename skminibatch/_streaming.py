@@ -261,7 +261,8 @@ class MemmapBlocks:
     """Blocks of rows of arrays on disk, in a fresh shuffled order at every pass.
 
     Each pass visits the blocks of ``block_rows`` consecutive rows in a random order and
-    shuffles the rows within each block; only one block is in memory at a time. A
+    shuffles the rows within each block; one block at a time is read from disk (memory grows
+    by about three blocks: the block read, its shuffled copy, the chunk training). A
     ``numpy.memmap`` opened in mode ``'r'``, ``'r+'`` or ``'w+'`` is read with ordinary file
     reads rather than through its mapping, so the pages read do not stay in the process's
     memory; any other array-like is sliced, including a copy-on-write memmap (mode ``'c'``),

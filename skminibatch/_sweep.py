@@ -27,7 +27,7 @@ __all__ = ["SweepResult", "batch_size_sweep"]
 
 _PLOT_EXTRA_MESSAGE = (
     "SweepResult.plot needs matplotlib, which is optional: install it with "
-    "`pip install skminibatch[plot]` (or `pip install matplotlib`)."
+    '`pip install matplotlib` (or `pip install ".[plot]"` from a checkout).'
 )
 
 
@@ -127,7 +127,9 @@ default=(1, 8, 32, 128, 'full')
     Times per epoch are those the estimator records (``history_["seconds"]``): the training
     of the epoch, without the sweep's scoring of it. Runs whose training diverges (a loss
     that stops being finite) keep the weights of their last finite epoch; they are counted in
-    ``n_diverged`` and their final scores are those of these weights.
+    ``n_diverged`` and their final scores are those of these weights (the fits warn on
+    divergence whatever the estimator's ``on_divergence``: one diverging configuration does
+    not end the sweep).
 
     Examples
     --------
@@ -337,6 +339,7 @@ def _fit_one(estimator, X_train, y_train, X_val, y_val, batch_size, learning_rat
     estimator.set_params(
         batch_size=batch_size,
         learning_rate_init=learning_rate,
+        on_divergence="warn",  # a diverging run is counted, not the end of the sweep
         random_state=seed,
         callbacks=[*(estimator.callbacks or []), scores],
     )
@@ -535,7 +538,7 @@ class SweepResult:
         Raises
         ------
         ImportError
-            If matplotlib is not installed (``pip install skminibatch[plot]``).
+            If matplotlib is not installed (``pip install matplotlib``).
         """
         if metric not in ("score", "loss"):
             raise ValueError(f"metric must be 'score' or 'loss'; got {metric!r}.")
@@ -754,7 +757,9 @@ def _one_two_five_span(low, high):
 
     while n_inside(low, high) < 2:  # at most twice: the series goes a decade below low
         low = max(value for value in series if value < low)
-    return low, high
+    # A hair wider: matplotlib computes its ticks' values with other rounding (2e-05 may come
+    # out just below 2 * 10.0**-5), and a tick a hair outside the limits is not drawn.
+    return low * (1 - 1e-9), high * (1 + 1e-9)
 
 
 def _one_two_five(value, _position):
