@@ -120,6 +120,7 @@ def gradient_noise_scale(
     Y = estimator._encode_targets(y, dtype)
     weights = _validation.check_sample_weight(weights, X)  # mean 1 over the rows used
     layer_sizes = _network.layer_sizes_of(estimator.coefs_)
+    _validation.check_n_features(X, layer_sizes)
     _validation.check_n_outputs(Y, layer_sizes)
     theta = _network.pack(estimator.coefs_, estimator.intercepts_, layer_sizes, dtype)
     config = _validation.training_config(estimator, estimator._loss, layer_sizes.size - 2, dtype)

@@ -343,12 +343,19 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             )
         theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, dtype)
         fitted_solver = getattr(self, "_optimizer_solver", None)
+        fitted_state = np.asarray(self._optimizer_state)
+        n_state = state_slots * theta.size  # the kernels index the state unchecked
         if fitted_solver is None:  # pickled by an earlier build: the state's size tells
-            same_size = self._optimizer_state.size == state_slots * theta.size
-            fitted_solver = self.solver if same_size else None
+            fitted_solver = self.solver if fitted_state.size == n_state else None
         if fitted_solver != self.solver:  # a new optimizer, from its first step
-            return TrainingState(theta, np.zeros(state_slots * theta.size, dtype), 0, self.t_)
-        return TrainingState(theta, self._optimizer_state.copy(), self.n_updates_, self.t_)
+            return TrainingState(theta, np.zeros(n_state, dtype), 0, self.t_)
+        if fitted_state.shape != (n_state,):
+            raise ValueError(
+                f"The fitted optimizer state has the shape {fitted_state.shape}, not "
+                f"({n_state},) as solver={self.solver!r} keeps for this network: it was "
+                f"changed. Call fit to start anew."
+            )
+        return TrainingState(theta, fitted_state.astype(dtype), self.n_updates_, self.t_)
 
     def _store_state(self, state, layer_sizes, n_earlier_records, stopper=None):
         """Fitted attributes from the training state and history (all copies, no views);
@@ -545,12 +552,8 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         """Network outputs for X: probabilities for the classifier, values for the regressor."""
         check_is_fitted(self, "coefs_")
         X = _validation.check_X(self, X, reset=False, dtype=self.coefs_[0].dtype)
-        if X.shape[1] != self.coefs_[0].shape[0]:  # attributes set by hand, not by fit
-            raise ValueError(
-                f"X has {X.shape[1]} features, but coefs_[0] takes "
-                f"{self.coefs_[0].shape[0]}: n_features_in_ and coefs_ disagree."
-            )
         layer_sizes = _network.layer_sizes_of(self.coefs_)
+        _validation.check_n_features(X, layer_sizes)
         theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, X.dtype)
         outputs = np.empty((X.shape[0], layer_sizes[-1]), dtype=X.dtype)
         no_targets = _validation.read_only(np.empty((0, layer_sizes[-1])), X.dtype)

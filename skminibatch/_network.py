@@ -71,12 +71,21 @@ def initial_parameters(layer_sizes, weight_init, random_state, dtype):
 
 
 def pack(coefs, intercepts, layer_sizes, dtype):
-    """One new flat vector from lists of weight matrices and bias vectors."""
+    """One new flat vector from lists of weight matrices and bias vectors (``coefs_`` and
+    ``intercepts_``, which must have the shapes of ``layer_sizes``: a ValueError otherwise, as
+    a part of the vector would be left uninitialised)."""
     weight_offsets, bias_offsets, size = parameter_layout(layer_sizes)
     theta = np.empty(size, dtype=dtype)
-    for layer, (coef, intercept) in enumerate(zip(coefs, intercepts, strict=True)):
+    shapes = layer_shapes(layer_sizes)
+    for layer, (shape, coef, intercept) in enumerate(zip(shapes, coefs, intercepts, strict=True)):
+        if np.shape(coef) != shape or np.size(intercept) != shape[1]:
+            raise ValueError(
+                f"coefs_[{layer}] must have the shape {shape} and intercepts_[{layer}] "
+                f"{shape[1]} values for the layer sizes {list(map(int, layer_sizes))}; got "
+                f"{np.shape(coef)} and {np.shape(intercept)}."
+            )
         theta[weight_offsets[layer] : bias_offsets[layer]] = np.ravel(coef)
-        theta[bias_offsets[layer] : bias_offsets[layer] + intercept.size] = intercept
+        theta[bias_offsets[layer] : bias_offsets[layer] + shape[1]] = np.ravel(intercept)
     return theta
 
 

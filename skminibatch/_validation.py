@@ -11,7 +11,7 @@ from numbers import Integral, Real
 from operator import attrgetter, is_
 
 import numpy as np
-from scipy.sparse import issparse
+from scipy.sparse import csr_matrix, issparse
 from sklearn.base import clone
 from sklearn.exceptions import DataConversionWarning
 from sklearn.pipeline import Pipeline
@@ -201,12 +201,24 @@ def read_only(array, dtype):
 
 def canonical_rows(X, dtype):
     """X as ``dtype``: a C-contiguous read-only array, or a CSR matrix if sparse, with sorted
-    indices and no duplicate entries (summed, in a copy: the caller's matrix is untouched)."""
+    indices and no duplicate entries (summed, in a copy: the caller's matrix is untouched).
+
+    A sparse matrix gets index arrays of its own, checked in full: the kernels index with
+    them unchecked, and scipy checks only their types and lengths when a matrix is built
+    from arrays or its arrays are edited (an index past the last column corrupted the heap);
+    a matrix built anew also recomputes its canonical flag, which edits leave stale.
+    """
     if not issparse(X):
         return read_only(X, dtype)
-    X = X.tocsr().astype(dtype, copy=False)
+    X = X.tocsr()
+    try:
+        X = csr_matrix((X.data, X.indices.copy(), X.indptr.copy()), shape=X.shape, copy=False)
+        X.check_format(full_check=True)
+    except ValueError as error:
+        raise ValueError(f"X is a malformed sparse matrix: {error}") from error
+    X = X.astype(dtype, copy=False)
     if not X.has_canonical_format:
-        X = X.copy()  # tocsr and astype may have returned the caller's matrix
+        X = X.copy()  # its data may still be the caller's
         X.sum_duplicates()
     return X
 
@@ -355,6 +367,16 @@ def mean_one_scale(weights):
 def regression_targets(y, dtype):
     """Targets as an (n_samples, n_outputs) array."""
     return read_only(y.reshape(len(y), -1), dtype)
+
+
+def check_n_features(X, layer_sizes):
+    """A ValueError unless X (checked against ``n_features_in_``) has a column per input of
+    the network that ``coefs_`` make: fitted attributes set by hand may disagree."""
+    if X.shape[1] != layer_sizes[0]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but coefs_[0] takes {layer_sizes[0]}: "
+            f"n_features_in_ and coefs_ disagree."
+        )
 
 
 def check_n_outputs(Y, layer_sizes):

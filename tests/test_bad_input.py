@@ -954,6 +954,38 @@ def test_targets_of_another_width_than_the_network_are_refused(
     _assert_same_state(estimator, before)
 
 
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        ("optimizer state cut", r"^The fitted optimizer state has the shape \(10,\), not"),
+        ("intercept cut", r"^coefs_\[0\] must have the shape \(3, 4\) and intercepts_\[0\] 4 "),
+        ("coef of one value", r"^coefs_\[0\] must have the shape \(3, 1\)"),  # sizes from coefs_
+        ("fewer coef rows", "n_features_in_ and coefs_ disagree"),
+    ],
+)
+def test_fitted_attributes_edited_by_hand_are_refused_before_the_kernels(edit, match):
+    """The kernels index the parameters and optimizer state unchecked: a cut state corrupted
+    the heap, cut biases were read from uninitialised memory, a weight matrix narrower than
+    X was read past its end by gradient_noise_scale."""
+    X, y = data("regressor")
+    estimator = make("regressor", solver="adam").fit(X, y)
+    if edit == "optimizer state cut":
+        estimator._optimizer_state = estimator._optimizer_state[:10]
+        calls = [lambda: estimator.partial_fit(X, y)]
+    elif edit == "intercept cut":
+        estimator.intercepts_[0] = estimator.intercepts_[0][:1]
+        calls = [lambda: estimator.predict(X), lambda: estimator.partial_fit(X, y)]
+    elif edit == "coef of one value":  # NumPy would broadcast it over the whole layer
+        estimator.coefs_[1] = np.ones((1, 1))
+        calls = [lambda: estimator.predict(X), lambda: gradient_noise_scale(estimator, X, y)]
+    else:
+        estimator.coefs_[0] = estimator.coefs_[0][:2]
+        calls = [lambda: gradient_noise_scale(estimator, X, y), lambda: estimator.predict(X)]
+    for call in calls:
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
 @pytest.mark.parametrize("fitted_on", ["binary", "multilabel"])
 def test_classification_targets_of_another_kind_in_validation_data_are_named(fitted_on):
     X, y = data("classifier")

@@ -88,3 +88,56 @@ def test_a_wide_sparse_matrix_is_never_densified():
     # Weights, gradients and optimizer state are 5 copies of 1.6 M parameters (64 MB); X's
     # dense copy would be 32 GB.
     assert peak < 150e6
+
+
+def _edited(X, edit):
+    """A copy of CSR matrix X whose arrays were edited after it was built: scipy checks
+    nothing then, and little when a matrix is built from arrays."""
+    X = X.copy()
+    if edit == "index past the last column":
+        X.indices[0] = X.shape[1]
+    elif edit == "negative index":
+        X.indices[0] = -1
+    elif edit == "decreasing indptr":
+        X.indptr[1] = X.indptr[-1] + 5
+    elif edit == "indptr of another length":
+        X.indptr = np.r_[X.indptr, X.indptr[-1]]
+    return X
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "index past the last column",
+        "negative index",
+        "decreasing indptr",
+        "indptr of another length",
+    ],
+)
+def test_malformed_sparse_matrices_are_refused_before_the_kernels(edit):
+    """The kernels index with a CSR matrix's arrays unchecked: such matrices corrupted the
+    heap (the interpreter crashed) or predicted from memory outside X."""
+    X, y = sparse_problem(n=40, d=6)
+    fitted = MiniBatchRegressor((4,), max_iter=2, tol=None, random_state=0).fit(X, y)
+    bad = _edited(X, edit)
+    for call in (
+        lambda: MiniBatchRegressor((4,), max_iter=2).fit(bad, y),
+        lambda: fitted.partial_fit(bad, y),
+        lambda: fitted.predict(bad),
+    ):
+        with pytest.raises(ValueError, match=r"^X is a malformed sparse matrix: "):
+            call()
+
+
+def test_a_stale_canonical_flag_is_not_trusted():
+    """Indices edited into duplicates after scipy cached 'canonical': they are summed, as in
+    the dense matrix, on the single-sample path too (which assigned the last duplicate)."""
+    X, y = sparse_problem(n=40, d=6)
+    X = X.copy()
+    assert X.has_canonical_format  # cached
+    row = int(np.argmax(np.diff(X.indptr) >= 2))
+    X.indices[X.indptr[row] + 1] = X.indices[X.indptr[row]]  # a duplicate, flag unchanged
+    params = dict(hidden_layer_sizes=(4,), batch_size=1, max_iter=2, tol=None, random_state=0)
+    sparse = MiniBatchRegressor(**params).fit(X, y)
+    dense = MiniBatchRegressor(**params).fit(X.toarray(), y)
+    np.testing.assert_allclose(sparse.coefs_[0], dense.coefs_[0], rtol=1e-12, atol=1e-15)
