@@ -203,20 +203,21 @@ def canonical_rows(X, dtype):
     """X as ``dtype``: a C-contiguous read-only array, or a CSR matrix if sparse, with sorted
     indices and no duplicate entries (summed, in a copy: the caller's matrix is untouched).
 
-    A sparse matrix gets index arrays of its own, checked in full: the kernels index with
-    them unchecked, and scipy checks only their types and lengths when a matrix is built
-    from arrays or its arrays are edited (an index past the last column corrupted the heap);
-    a matrix built anew also recomputes its canonical flag, which edits leave stale.
+    A sparse matrix gets int64 index arrays of its own (the kernels' index type), checked in
+    full: the kernels index with them unchecked, and scipy checks only their types and lengths
+    when a matrix is built from arrays or its arrays are edited (an index past the last column
+    corrupted the heap); a matrix built anew also recomputes its canonical flag, which edits
+    leave stale.
     """
     if not issparse(X):
         return read_only(X, dtype)
     X = X.tocsr()
-    try:
-        X = csr_matrix((X.data, X.indices.copy(), X.indptr.copy()), shape=X.shape, copy=False)
+    try:  # a new matrix; scipy would narrow int64 indices given to its constructor
+        X = csr_matrix((X.data.astype(dtype, copy=False), X.indices, X.indptr), shape=X.shape)
+        X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
         X.check_format(full_check=True)
     except ValueError as error:
         raise ValueError(f"X is a malformed sparse matrix: {error}") from error
-    X = X.astype(dtype, copy=False)
     if not X.has_canonical_format:
         X = X.copy()  # its data may still be the caller's
         X.sum_duplicates()
