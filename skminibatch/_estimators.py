@@ -450,7 +450,8 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
 
     def _hold_out(self, X, y, sample_weight):
         """Split off ``validation_fraction`` of the rows: shuffled by ``random_state``,
-        stratified for classes (never the last rows, as Keras' ``validation_split`` takes).
+        stratified for binary and multiclass targets (never the last rows, as Keras'
+        ``validation_split`` takes).
         The weights of the rows left for training are rescaled to mean 1, as ``fit`` rescales
         those of all rows without a hold-out."""
         stratify = (

@@ -194,7 +194,9 @@ def train(
     previous = None  # and of the epoch before it, in this call
     try:
         for call_epoch in range(max_epochs):
-            previous, checkpoint = checkpoint, _Checkpoint(state, history, stopper)
+            # Two snapshots at most, as when the new one was made before the old one went.
+            previous = checkpoint
+            checkpoint = _Checkpoint(state, history, stopper)
             if on_epoch_begin is not None:
                 on_epoch_begin()
             started = time.perf_counter()
