@@ -99,7 +99,7 @@ def gradient_noise_scale(
     batch_size = _validation.check_int(batch_size, "batch_size", minimum=1)
     if max_samples is not None:
         max_samples = _validation.check_int(max_samples, "max_samples", minimum=2)
-    dtype = estimator.coefs_[0].dtype
+    dtype = _validation.fitted_dtype(estimator)
     X, y = _validation.check_X_y(
         estimator, X, y, reset=False, dtype=dtype, y_numeric=not hasattr(estimator, "classes_")
     )

@@ -180,7 +180,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
         hidden_layer_sizes = _validation.hidden_layer_sizes_tuple(self.hidden_layer_sizes)
         given_init = coefs_init is not None or intercepts_init is not None
         fresh = not hasattr(self, "coefs_") or not (incremental or self.warm_start) or given_init
-        dtype = None if fresh else self.coefs_[0].dtype
+        dtype = None if fresh else _validation.fitted_dtype(self)
         X, y = _validation.check_X_y(
             self, X, y, reset=fresh, dtype=dtype, y_numeric=self._numeric_targets
         )
@@ -552,7 +552,7 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
     def _raw_outputs(self, X):
         """Network outputs for X: probabilities for the classifier, values for the regressor."""
         check_is_fitted(self, "coefs_")
-        X = _validation.check_X(self, X, reset=False, dtype=self.coefs_[0].dtype)
+        X = _validation.check_X(self, X, reset=False, dtype=_validation.fitted_dtype(self))
         layer_sizes = _network.layer_sizes_of(self.coefs_)
         _validation.check_n_features(X, layer_sizes)
         theta = _network.pack(self.coefs_, self.intercepts_, layer_sizes, X.dtype)

@@ -370,6 +370,15 @@ def regression_targets(y, dtype):
     return read_only(y.reshape(len(y), -1), dtype)
 
 
+def fitted_dtype(estimator):
+    """The dtype the fitted network computes in: its weights', float32 or float64 (a
+    ValueError for ``coefs_`` of another dtype, set by hand)."""
+    dtype = np.asarray(estimator.coefs_[0]).dtype
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"coefs_ must hold float32 or float64 arrays; coefs_[0] is {dtype}.")
+    return dtype
+
+
 def check_n_features(X, layer_sizes):
     """A ValueError unless X (checked against ``n_features_in_``) has a column per input of
     the network that ``coefs_`` make: fitted attributes set by hand may disagree."""

@@ -961,6 +961,7 @@ def test_targets_of_another_width_than_the_network_are_refused(
         ("intercept cut", r"^coefs_\[0\] must have the shape \(3, 4\) and intercepts_\[0\] 4 "),
         ("coef of one value", r"^coefs_\[0\] must have the shape \(3, 1\)"),  # sizes from coefs_
         ("fewer coef rows", "n_features_in_ and coefs_ disagree"),
+        ("integer coefs", r"^coefs_ must hold float32 or float64 arrays; coefs_\[0\] is int64"),
     ],
 )
 def test_fitted_attributes_edited_by_hand_are_refused_before_the_kernels(edit, match):
@@ -978,6 +979,9 @@ def test_fitted_attributes_edited_by_hand_are_refused_before_the_kernels(edit, m
     elif edit == "coef of one value":  # NumPy would broadcast it over the whole layer
         estimator.coefs_[1] = np.ones((1, 1))
         calls = [lambda: estimator.predict(X), lambda: gradient_noise_scale(estimator, X, y)]
+    elif edit == "integer coefs":  # predict raised a KeyError from the kernels' dispatch
+        estimator.coefs_ = [np.ones(c.shape, np.int64) for c in estimator.coefs_]
+        calls = [lambda: estimator.predict(X), lambda: estimator.partial_fit(X, y)]
     else:
         estimator.coefs_[0] = estimator.coefs_[0][:2]
         calls = [lambda: gradient_noise_scale(estimator, X, y), lambda: estimator.predict(X)]
