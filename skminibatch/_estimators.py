@@ -441,6 +441,8 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             X_val, y_val = _validation.check_X_y(self, X_val, y_val, reset=False, dtype=dtype)
         except ValueError as error:
             raise ValueError(f"validation_data: {error}") from error
+        if is_classifier(self):  # as fit takes y
+            y_val = _validation.ravel_column(y_val)
         if weights_val is not None:
             try:
                 weights_val = _validation.check_sample_weight(weights_val, X_val)
@@ -524,7 +526,10 @@ class _BaseMiniBatchMLP(CallbackSupportMixin, BaseEstimator):
             if hyper.alpha > 0:
                 scratch = np.zeros_like(theta)
                 penalty = _kernels.add_penalty(theta, scratch, layout, hyper.alpha, hyper.l1_ratio)
-            score = self._score_outputs(outputs, y_val, weights_val)
+            # Weights about to diverge may predict inf: no score (scikit-learn's metrics refuse
+            # it), an infinite loss; the training loss then shows the divergence.
+            finite = np.isfinite(outputs).all()
+            score = self._score_outputs(outputs, y_val, weights_val) if finite else np.nan
             return float(loss_sum / X_val.shape[0] + penalty), float(score)
 
         return evaluate

@@ -211,17 +211,48 @@ def canonical_rows(X, dtype):
     """
     if not issparse(X):
         return read_only(X, dtype)
+    check_sparse_structure(X)  # before scipy's conversions, which trust it too
     X = X.tocsr()
-    try:  # a new matrix; scipy would narrow int64 indices given to its constructor
-        X = csr_matrix((X.data.astype(dtype, copy=False), X.indices, X.indptr), shape=X.shape)
-        X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
-        X.check_format(full_check=True)
-    except ValueError as error:
-        raise ValueError(f"X is a malformed sparse matrix: {error}") from error
+    # A new matrix (scipy would narrow int64 indices given to its constructor), its arrays
+    # checked after the copy: what is checked is what the kernels read.
+    X = csr_matrix((X.data.astype(dtype, copy=False), X.indices, X.indptr), shape=X.shape)
+    X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
+    check_sparse_structure(X)
     if not X.has_canonical_format:
         X = X.copy()  # its data may still be the caller's
         X.sum_duplicates()
+        X.indices = X.indices.astype(np.int64, copy=False)  # scipy may have narrowed them
+        X.indptr = X.indptr.astype(np.int64, copy=False)
     return X
+
+
+def check_sparse_structure(X):
+    """A ValueError unless the index arrays of sparse X (CSR, CSC or COO) stay within its
+    shape: scipy checks only their types and lengths when a matrix is built from arrays or
+    its arrays are edited, and its conversions, as the kernels, index with them unchecked."""
+    problem = None
+    if X.format in ("csr", "csc"):
+        n_major, n_minor = X.shape if X.format == "csr" else X.shape[::-1]
+        indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+        if indptr.ndim != 1 or indptr.size != n_major + 1:
+            problem = f"indptr has {indptr.size} entries for {n_major} rows (or columns)"
+        elif indptr[0] != 0 or indptr[-1] != indices.size or indices.size != np.size(X.data):
+            problem = "indptr does not span indices and data"
+        elif (np.diff(indptr) < 0).any():
+            problem = "indptr decreases"
+        elif indices.size and not (indices.min() >= 0 and indices.max() < n_minor):
+            problem = f"an index is outside [0, {n_minor})"
+    elif X.format == "coo":
+        for name, coords, size in zip(("row", "col"), X.coords, X.shape, strict=True):
+            coords = np.asarray(coords)
+            if coords.size != np.size(X.data):
+                problem = f"{name} and data have different lengths"
+            elif coords.size and not (coords.min() >= 0 and coords.max() < size):
+                problem = f"a {name} index is outside [0, {size})"
+            if problem:
+                break
+    if problem:
+        raise ValueError(f"X is a malformed sparse matrix: {problem}.")
 
 
 def kernel_rows(X):
@@ -239,6 +270,8 @@ def kernel_rows(X):
 
 def check_X(estimator, X, reset, dtype=None):
     """Validated X: float64 or float32 (``dtype`` when given), dense or CSR."""
+    if issparse(X):
+        check_sparse_structure(X)  # scikit-learn converts it with scipy's unchecked code
     X = validate_data(
         estimator, X, accept_sparse=("csr", "csc"), dtype=dtype or FLOAT_DTYPES, reset=reset
     )
@@ -276,6 +309,8 @@ def check_X_y(estimator, X, y, reset, dtype=None, y_numeric=False):
     a small chunk; it is skipped when :func:`_validates_unchanged` shows that it would return
     X and y as they are, without a warning or an error.
     """
+    if issparse(X):
+        check_sparse_structure(X)  # scikit-learn converts it with scipy's unchecked code
     if reset or not _validates_unchanged(estimator, X, y, dtype):
         X, y = validate_data(
             estimator,
@@ -399,18 +434,25 @@ def check_n_outputs(Y, layer_sizes):
         )
 
 
-def check_classification_targets(y):
-    """(y, its type): 'binary', 'multiclass' or 'multilabel-indicator'.
-
-    A column vector y is raveled with a DataConversionWarning, as scikit-learn's classifiers do.
-    """
+def ravel_column(y):
+    """Class labels y, raveled with a DataConversionWarning if a column vector, as
+    scikit-learn's classifiers do."""
     if y.ndim == 2 and y.shape[1] == 1:
         _warnings.warn(  # scikit-learn's words, at the caller's line
             "A column-vector y was passed when a 1d array was expected. Please change the "
             "shape of y to (n_samples, ), for example using ravel().",
             DataConversionWarning,
         )
-        y = column_or_1d(y)
+        return column_or_1d(y)
+    return y
+
+
+def check_classification_targets(y):
+    """(y, its type): 'binary', 'multiclass' or 'multilabel-indicator'.
+
+    A column vector y is raveled with a DataConversionWarning, as scikit-learn's classifiers do.
+    """
+    y = ravel_column(y)
     target_type = type_of_target(y, input_name="y", raise_unknown=True)
     if target_type not in ("binary", "multiclass", "multilabel-indicator"):
         raise ValueError(

@@ -102,6 +102,12 @@ def _edited(X, edit):
         X.indptr[1] = X.indptr[-1] + 5
     elif edit == "indptr of another length":
         X.indptr = np.r_[X.indptr, X.indptr[-1]]
+    elif edit == "CSC row past the last":  # scipy's conversion to CSR wrote past its buffers
+        X = X.tocsc()
+        X.indices[0] = X.shape[0]
+    elif edit == "COO column past the last":
+        X = X.tocoo()
+        X.col[0] = X.shape[1]
     return X
 
 
@@ -112,6 +118,8 @@ def _edited(X, edit):
         "negative index",
         "decreasing indptr",
         "indptr of another length",
+        "CSC row past the last",
+        "COO column past the last",
     ],
 )
 def test_malformed_sparse_matrices_are_refused_before_the_kernels(edit):

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.base import is_classifier
 from sklearn.datasets import make_blobs, make_classification, make_regression
+from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import accuracy_score, log_loss, recall_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 
@@ -346,6 +347,35 @@ def test_history_reads_as_skorchs_history():
             history[missing]
     with pytest.raises(KeyError):  # a bare key needs it in every record
         history["val_loss"]
+
+
+def test_a_column_of_validation_labels_is_taken_as_fit_takes_one():
+    X, y = make_classification(n_samples=60, n_informative=3, random_state=0)
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, tol=None, random_state=0)
+    flat = MiniBatchMLPClassifier(**params).fit(X[:40], y[:40], validation_data=(X[40:], y[40:]))
+    column = MiniBatchMLPClassifier(**params)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        column.fit(X[:40], y[:40], validation_data=(X[40:], y[40:, None]))
+    assert column.history_["val_score"] == flat.history_["val_score"]
+
+
+@pytest.mark.parametrize("validation", ["early_stopping", "validation_data"])
+def test_validating_weights_that_predict_infinity_is_no_error(validation):
+    """Weights about to diverge may predict inf on the validation rows: no score there (it
+    raised scikit-learn's 'Input contains infinity' from r2_score), and the divergence is
+    told as such one epoch later."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ np.array([10.0, 20.0, 30.0])
+    params = dict(hidden_layer_sizes=(8,), solver="sgd", momentum=0.9, batch_size="full")
+    params.update(learning_rate_init=1e3, max_iter=30, tol=None, random_state=0)
+    reg = MiniBatchRegressor(**params, early_stopping=validation == "early_stopping")
+    with pytest.warns(DivergenceWarning):
+        if validation == "early_stopping":
+            reg.fit(X, y)
+        else:
+            reg.fit(X, y, validation_data=(X, y))
+    assert np.isfinite(reg.predict(X)).all()
 
 
 def test_validation_data_is_recorded_without_early_stopping():
