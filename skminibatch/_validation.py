@@ -243,7 +243,7 @@ def check_sparse_structure(X):
         elif indices.size and not (indices.min() >= 0 and indices.max() < n_minor):
             problem = f"an index is outside [0, {n_minor})"
     elif X.format == "coo":
-        for name, coords, size in zip(("row", "col"), X.coords, X.shape, strict=True):
+        for name, coords, size in zip(("row", "col"), (X.row, X.col), X.shape, strict=True):
             coords = np.asarray(coords)
             if coords.size != np.size(X.data):
                 problem = f"{name} and data have different lengths"
