@@ -55,10 +55,23 @@ def updates_per_epoch(n_samples, batch_size, drop_last, accumulate):
 
 
 def epoch_order(n_samples, shuffle, random_state):
-    """The order in which an epoch visits the rows: a fresh permutation, or 0..n-1."""
-    if shuffle:
-        return random_state.permutation(n_samples).astype(np.int64, copy=False)
-    return np.arange(n_samples, dtype=np.int64)
+    """The order in which an epoch visits the rows: a fresh permutation, or 0..n-1.
+
+    The kernels index X with it unchecked: a ``RandomState`` subclass's ``permutation`` is
+    checked to be one (NumPy's own is, and costs no check)."""
+    if not shuffle:
+        return np.arange(n_samples, dtype=np.int64)
+    order = np.asarray(random_state.permutation(n_samples)).astype(np.int64, copy=False)
+    if type(random_state) is not np.random.RandomState and not (
+        order.shape == (n_samples,)
+        and np.array_equal(np.sort(order), np.arange(n_samples, dtype=np.int64))
+    ):
+        raise ValueError(
+            f"random_state's permutation({n_samples}) did not return a permutation of "
+            f"0..{n_samples - 1}: {type(random_state).__name__} is a RandomState subclass "
+            f"whose permutation the training cannot use."
+        )
+    return order
 
 
 def dropout_seed(random_state, dropout):

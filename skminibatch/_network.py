@@ -77,6 +77,11 @@ def pack(coefs, intercepts, layer_sizes, dtype):
     weight_offsets, bias_offsets, size = parameter_layout(layer_sizes)
     theta = np.empty(size, dtype=dtype)
     shapes = layer_shapes(layer_sizes)
+    if len(coefs) != len(shapes) or len(intercepts) != len(shapes):
+        raise ValueError(
+            f"coefs_ and intercepts_ must hold an array per layer, {len(shapes)} for the layer "
+            f"sizes {list(map(int, layer_sizes))}; got {len(coefs)} and {len(intercepts)}."
+        )
     for layer, (shape, coef, intercept) in enumerate(zip(shapes, coefs, intercepts, strict=True)):
         if np.shape(coef) != shape or np.size(intercept) != shape[1]:
             raise ValueError(

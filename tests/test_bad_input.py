@@ -962,6 +962,7 @@ def test_targets_of_another_width_than_the_network_are_refused(
         ("coef of one value", r"^coefs_\[0\] must have the shape \(3, 1\)"),  # sizes from coefs_
         ("fewer coef rows", "n_features_in_ and coefs_ disagree"),
         ("integer coefs", r"^coefs_ must hold float32 or float64 arrays; coefs_\[0\] is int64"),
+        ("intercepts list cut", r"^coefs_ and intercepts_ must hold an array per layer, 2 "),
     ],
 )
 def test_fitted_attributes_edited_by_hand_are_refused_before_the_kernels(edit, match):
@@ -979,6 +980,9 @@ def test_fitted_attributes_edited_by_hand_are_refused_before_the_kernels(edit, m
     elif edit == "coef of one value":  # NumPy would broadcast it over the whole layer
         estimator.coefs_[1] = np.ones((1, 1))
         calls = [lambda: estimator.predict(X), lambda: gradient_noise_scale(estimator, X, y)]
+    elif edit == "intercepts list cut":  # zip's message before
+        estimator.intercepts_ = estimator.intercepts_[:1]
+        calls = [lambda: estimator.predict(X), lambda: estimator.partial_fit(X, y)]
     elif edit == "integer coefs":  # predict raised a KeyError from the kernels' dispatch
         estimator.coefs_ = [np.ones(c.shape, np.int64) for c in estimator.coefs_]
         calls = [lambda: estimator.predict(X), lambda: estimator.partial_fit(X, y)]
@@ -988,6 +992,22 @@ def test_fitted_attributes_edited_by_hand_are_refused_before_the_kernels(edit, m
     for call in calls:
         with pytest.raises(ValueError, match=match):
             call()
+
+
+class _ShiftedRandomState(np.random.RandomState):
+    """A RandomState subclass whose permutations are off by one: rows past the end."""
+
+    def permutation(self, x):
+        return super().permutation(x) + 1
+
+
+def test_a_random_state_whose_permutation_is_none_is_refused():
+    """The kernels index X with the epoch's order unchecked: it read past X's rows."""
+    X, y = data("regressor")
+    estimator = make("regressor", random_state=_ShiftedRandomState(0))
+    with pytest.raises(ValueError, match=r"^random_state's permutation\(20\) did not return"):
+        estimator.fit(X, y)
+    assert not hasattr(estimator, "coefs_")
 
 
 @pytest.mark.parametrize("fitted_on", ["binary", "multilabel"])
