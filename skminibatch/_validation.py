@@ -211,8 +211,8 @@ def canonical_rows(X, dtype):
     """
     if not issparse(X):
         return read_only(X, dtype)
-    check_sparse_structure(X)  # before scipy's conversions, which trust it too
-    X = X.tocsr()
+    X = X.tocsr()  # structure checked where X came in (check_X, check_X_y), before scipy's
+    # conversions, which trust it too; the others give rows of such a matrix
     # A new matrix (scipy would narrow int64 indices given to its constructor), its arrays
     # checked after the copy: what is checked is what the kernels read.
     X = csr_matrix((X.data.astype(dtype, copy=False), X.indices, X.indptr), shape=X.shape)
